@@ -1,0 +1,41 @@
+"""Typed errors a user can meet. Every message says what went wrong and what to do."""
+
+from __future__ import annotations
+
+
+class LookalikeError(Exception):
+    """Base class of every error lookalike raises on purpose."""
+
+
+class ImageError(LookalikeError):
+    """The input could not be used as an image."""
+
+
+class UnreadableImageError(ImageError):
+    """The bytes are not a decodable image (empty, random, truncated, wrong format)."""
+
+
+class ImageTooLargeError(ImageError):
+    """The image exceeds the byte or pixel cap."""
+
+
+class NoFaceError(LookalikeError):
+    """No face was found in an image where one was required."""
+
+
+class IndexMismatchError(LookalikeError):
+    """An index, embedding or gallery belongs to another model, dimension or space."""
+
+
+class CorruptFileError(LookalikeError):
+    """A saved file (index, store) is truncated, corrupted or of an unknown format."""
+
+
+class MissingDependencyError(LookalikeError):
+    """An optional dependency needed for the chosen backend is not installed."""
+
+    def __init__(self, package: str, extra: str | None = None, purpose: str = "") -> None:
+        hint = f"pip install 'lookalike[{extra}]'" if extra else f"pip install {package}"
+        what = f" for {purpose}" if purpose else ""
+        super().__init__(f"the optional package '{package}' is needed{what}; install it with: {hint}")
+        self.package = package
