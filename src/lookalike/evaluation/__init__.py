@@ -1,0 +1,1 @@
+"""Evaluation protocols: ANN quality and speed, identity retrieval, verification."""

@@ -1,0 +1,1 @@
+"""Adapters that put third-party ANN libraries behind the :class:`lookalike.index.Index` protocol."""

@@ -1,0 +1,1 @@
+"""Web page, REST API and the vector-only index service."""
