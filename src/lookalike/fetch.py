@@ -98,6 +98,10 @@ def download(res: Resource, folder: Path, progress: Progress | None = None, time
                         progress(done, total)
                 out.flush()
                 os.fsync(out.fileno())
+            if total is not None and done < total:
+                raise DownloadError(
+                    f"{res.url}: connection dropped after {done:,} of {total:,} bytes (run the command again to resume)"
+                )
     except urllib.error.HTTPError as e:
         if e.code == 416 and have:  # range beyond the end: the part file is already complete
             pass
