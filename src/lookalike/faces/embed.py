@@ -53,6 +53,7 @@ class DlibResNetEmbedder:
     name = "dlib-resnet-v1"
     dim = 128
     normalized = False
+    runtime = "dlib"
 
     def __init__(self, num_jitters: int = 0) -> None:
         import dlib
@@ -109,3 +110,11 @@ def load_embedder(key: str | None = None) -> Embedder:
         except (ImportError, LookalikeError) as exc:
             errors.append(f"{k}: {exc}")
     raise LookalikeError("no embedder could be loaded: " + "; ".join(errors))
+
+
+# PyTorch and ONNX Runtime versions of the same network (same descriptors, much faster). The
+# factories import torch / onnxruntime only when called, and raise MissingDependencyError when
+# they are missing, so load_embedder() falls back to dlib.
+from lookalike.faces import fast_embed as _fast_embed  # noqa: E402
+
+_fast_embed.register()
