@@ -112,9 +112,21 @@ def load_embedder(key: str | None = None) -> Embedder:
     raise LookalikeError("no embedder could be loaded: " + "; ".join(errors))
 
 
-# PyTorch and ONNX Runtime versions of the same network (same descriptors, much faster). The
-# factories import torch / onnxruntime only when called, and raise MissingDependencyError when
-# they are missing, so load_embedder() falls back to dlib.
-from lookalike.faces import fast_embed as _fast_embed  # noqa: E402
 
-_fast_embed.register()
+# PyTorch and ONNX Runtime versions of the same network (lookalike.faces.fast_embed): same
+# descriptors, many times faster. The factories import torch / onnxruntime only when called and
+# raise MissingDependencyError when they are missing, so load_embedder() falls back to dlib.
+def _onnx_factory() -> Embedder:
+    from lookalike.faces.fast_embed import OnnxEmbedder
+
+    return OnnxEmbedder()
+
+
+def _torch_factory() -> Embedder:
+    from lookalike.faces.fast_embed import TorchResNetEmbedder
+
+    return TorchResNetEmbedder()
+
+
+register_embedder("torch", _torch_factory, preferred=True)
+register_embedder("onnx", _onnx_factory, preferred=True)  # default order: onnx, torch, dlib

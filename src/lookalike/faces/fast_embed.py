@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from lookalike.errors import MissingDependencyError
-from lookalike.faces.embed import check_chips, register_embedder
+from lookalike.faces.embed import check_chips
 
 DLIB_RESNET_NAME = "dlib-resnet-v1"
 DIM = 128
@@ -143,16 +143,3 @@ class OnnxEmbedder:
             out[start : start + len(batch)] = self._session.run(None, {self._input: batch})[0]
         return out
 
-
-def _onnx_factory() -> OnnxEmbedder:
-    return OnnxEmbedder()
-
-
-def _torch_factory() -> TorchResNetEmbedder:
-    return TorchResNetEmbedder()
-
-
-def register() -> None:
-    """Default order after this: ONNX Runtime, then PyTorch, then dlib."""
-    register_embedder("torch", _torch_factory, preferred=True)
-    register_embedder("onnx", _onnx_factory, preferred=True)
