@@ -92,9 +92,9 @@ class TorchResNetEmbedder:
 class OnnxEmbedder:
     """dlib's face ResNet exported once to ONNX and run by ONNX Runtime on the CPU.
 
-    ``threads=None`` uses every available core for intra-op parallelism. ``spin`` controls ONNX
-    Runtime's busy-waiting worker threads: faster on an idle machine, slower when other processes
-    compete for the cores (then pass ``spin=False``).
+    ``threads=None`` uses every available core for intra-op parallelism. ``spin=True`` lets ONNX
+    Runtime's worker threads busy-wait between operators: slightly faster on an idle machine, but
+    about twice as slow when other processes compete for the cores, so it is off by default.
     """
 
     dim = DIM
@@ -106,7 +106,7 @@ class OnnxEmbedder:
         model_path: str | Path | None = None,
         threads: int | None = None,
         batch_size: int = 32,
-        spin: bool = True,
+        spin: bool = False,
     ) -> None:
         try:
             import onnxruntime as ort

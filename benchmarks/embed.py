@@ -1,0 +1,371 @@
+"""Benchmark the face embedders: dlib vs PyTorch vs ONNX Runtime (same network, same descriptors).
+
+Measures, in one run on real aligned LFW chips:
+
+* throughput (faces/s) at batch sizes 1, 8, 32, 128 for each runtime, interleaved per batch
+  size so that background load hits every runtime alike, and the ratio to dlib;
+* single-face latency: median of 200 ``embed`` calls at batch 1;
+* with ``--lfw``: the LFW 10-fold verification accuracy (threshold chosen on 9 folds, tested on
+  the 10th) with dlib's descriptors and with the fast runtime's, which must agree within 0.05
+  percentage points; also the max abs difference / min cosine over every LFW pair image.
+
+Writes ``benchmarks/results/embed.json`` and ``benchmarks/plots/embed.png``.
+
+    PYTHONPATH=src python benchmarks/embed.py                  # speed only (~2 minutes)
+    PYTHONPATH=src python benchmarks/embed.py --lfw --skip-speed   # LFW agreement, merged into the JSON
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from lookalike.faces.embed import DlibResNetEmbedder, Embedder  # noqa: E402
+from lookalike.faces.fast_embed import OnnxEmbedder, TorchResNetEmbedder, available_cores  # noqa: E402
+
+LFW = Path(os.environ.get("LOOKALIKE_LFW", "/work/shared/datasets/lfw"))
+SEED = 20240508
+TARGET_SPEEDUP_AT_32 = 15.0
+TARGET_LATENCY_MS = 5.0
+LFW_AGREEMENT_POINTS = 0.05
+
+
+# --------------------------------------------------------------------------- chips
+
+
+def _face_tools():
+    import dlib
+    import face_recognition_models as frm
+
+    return dlib, dlib.get_frontal_face_detector(), dlib.shape_predictor(frm.pose_predictor_five_point_model_location())
+
+
+def _load_rgb(path: Path) -> np.ndarray:
+    from PIL import Image
+
+    return np.asarray(Image.open(path).convert("RGB"))
+
+
+def sample_chips(n: int) -> np.ndarray:
+    """``n`` aligned chips from LFW photos (sorted, seeded shuffle, first face per photo)."""
+    dlib, detector, predictor = _face_tools()
+    paths = sorted(LFW.glob("*/*.jpg"))
+    random.Random(SEED).shuffle(paths)
+    chips = []
+    for p in paths:
+        img = _load_rgb(p)
+        faces = detector(img, 0)
+        if faces:
+            chips.append(dlib.get_face_chip(img, predictor(img, faces[0]), size=150, padding=0.25))
+        if len(chips) == n:
+            return np.stack(chips)
+    raise SystemExit(f"found only {len(chips)} faces in {LFW}")
+
+
+# --------------------------------------------------------------------------- speed
+
+
+def measure_throughput(emb: Embedder, chips: np.ndarray, min_seconds: float) -> dict:
+    """Repeat ``embed(chips)`` for at least ``min_seconds`` (at least one timed call)."""
+    emb.embed(chips[:1])  # warm-up (allocations, kernel selection)
+    times: list[float] = []
+    start = time.perf_counter()
+    while not times or time.perf_counter() - start < min_seconds:
+        t = time.perf_counter()
+        emb.embed(chips)
+        times.append(time.perf_counter() - t)
+    n = len(chips)
+    return {
+        "faces_per_s": n * len(times) / sum(times),
+        "faces_per_s_median_call": n / statistics.median(times),
+        "median_call_s": statistics.median(times),
+        "calls": len(times),
+    }
+
+
+def measure_latency(emb: Embedder, chip: np.ndarray, calls: int) -> dict:
+    emb.embed(chip[None])
+    times = []
+    for _ in range(calls):
+        t = time.perf_counter()
+        emb.embed(chip[None])
+        times.append(time.perf_counter() - t)
+    times_ms = np.array(times) * 1e3
+    return {
+        "median_ms": float(np.median(times_ms)),
+        "p10_ms": float(np.percentile(times_ms, 10)),
+        "p90_ms": float(np.percentile(times_ms, 90)),
+        "calls": calls,
+    }
+
+
+def make_embedders(names: list[str], threads: int, spin: bool) -> dict[str, Embedder]:
+    out: dict[str, Embedder] = {}
+    for name in names:
+        if name == "dlib":
+            out[name] = DlibResNetEmbedder()
+        elif name == "torch":
+            out[name] = TorchResNetEmbedder(device="cpu", threads=threads)
+        elif name == "onnx":
+            out[name] = OnnxEmbedder(threads=threads, spin=spin)
+        elif name == "torch-cuda":
+            out[name] = TorchResNetEmbedder(device="cuda")
+        else:
+            raise SystemExit(f"unknown runtime {name!r}")
+    return out
+
+
+def run_speed(args: argparse.Namespace) -> dict:
+    import torch
+
+    runtimes = list(args.runtimes)
+    if torch.cuda.is_available() and "torch-cuda" not in runtimes:
+        runtimes.append("torch-cuda")
+    chips = sample_chips(max(args.batch_sizes))
+    embedders = make_embedders(runtimes, args.threads, args.spin)
+    throughput: dict[str, dict[str, dict]] = {r: {} for r in runtimes}
+    for bs in args.batch_sizes:
+        for r in runtimes:  # interleaved so background load hits every runtime alike
+            load = os.getloadavg()[0]
+            res = measure_throughput(embedders[r], chips[:bs], args.min_seconds)
+            res["loadavg_1min_before"] = load
+            throughput[r][str(bs)] = res
+            print(f"batch {bs:>4}  {r:<11} {res['faces_per_s']:8.1f} faces/s  "
+                  f"({res['calls']} calls, load {load:.2f})", flush=True)  # fmt: skip
+    latency = {}
+    for r in runtimes:
+        latency[r] = measure_latency(embedders[r], chips[0], args.latency_calls)
+        print(f"latency {r:<11} median {latency[r]['median_ms']:.2f} ms over {args.latency_calls} calls", flush=True)
+    speedup = {
+        r: {bs: throughput[r][bs]["faces_per_s"] / throughput["dlib"][bs]["faces_per_s"] for bs in throughput[r]}
+        for r in runtimes
+        if "dlib" in throughput
+    }
+    fast = [r for r in runtimes if r in ("onnx", "torch")]
+    best = max(fast, key=lambda r: throughput[r]["32"]["faces_per_s"]) if fast and "32" in throughput["dlib"] else None
+    targets = None
+    if best is not None:
+        targets = {
+            "fastest_cpu_runtime_at_32": best,
+            "speedup_at_32": speedup[best]["32"],
+            "speedup_target": TARGET_SPEEDUP_AT_32,
+            "speedup_met": speedup[best]["32"] >= TARGET_SPEEDUP_AT_32,
+            "latency_ms": latency[best]["median_ms"],
+            "latency_target_ms": TARGET_LATENCY_MS,
+            "latency_met": latency[best]["median_ms"] <= TARGET_LATENCY_MS,
+        }
+    return {"throughput": throughput, "speedup_vs_dlib": speedup, "latency": latency, "targets": targets}
+
+
+# --------------------------------------------------------------------------- LFW agreement
+
+
+def read_pairs(path: Path) -> tuple[list[tuple[str, str, bool]], int]:
+    """LFW ``pairs.txt``: (image a, image b, same person) in file order, and the number of folds."""
+    lines = path.read_text().split("\n")
+    folds, per = (int(x) for x in lines[0].split())
+    pairs = []
+    for line in lines[1 : 1 + folds * 2 * per]:
+        f = line.split()
+        if len(f) == 3:
+            pairs.append((f"{f[0]}/{f[0]}_{int(f[1]):04d}.jpg", f"{f[0]}/{f[0]}_{int(f[2]):04d}.jpg", True))
+        else:
+            pairs.append((f"{f[0]}/{f[0]}_{int(f[1]):04d}.jpg", f"{f[2]}/{f[2]}_{int(f[3]):04d}.jpg", False))
+    return pairs, folds
+
+
+_WORKER: dict = {}
+
+
+def _lfw_init() -> None:
+    dlib, detector, predictor = _face_tools()
+    _WORKER.update(dlib=dlib, detector=detector, predictor=predictor, net=DlibResNetEmbedder())
+
+
+def _lfw_chip_and_dlib(rel: str) -> tuple[np.ndarray, np.ndarray, str]:
+    """Chip (first detected face, upsampling once if needed, else the central box) + dlib descriptor."""
+    dlib, detector, predictor = _WORKER["dlib"], _WORKER["detector"], _WORKER["predictor"]
+    img = _load_rgb(LFW / rel)
+    how = "hog"
+    faces = detector(img, 0)
+    if not faces:
+        faces, how = detector(img, 1), "hog-upsampled"
+    if faces:
+        box = max(faces, key=lambda r: r.area())
+    else:  # LFW photos are centred on the face
+        h, w = img.shape[:2]
+        box, how = dlib.rectangle(w // 4, h // 4, 3 * w // 4, 3 * h // 4), "centre"
+    chip = dlib.get_face_chip(img, predictor(img, box), size=150, padding=0.25)
+    return chip, _WORKER["net"].embed(chip)[0], how
+
+
+def ten_fold_accuracy(dist: np.ndarray, same: np.ndarray, folds: int) -> tuple[float, list[float]]:
+    """Mean accuracy over folds; each fold's threshold maximises accuracy on the other folds."""
+    fold_of = np.repeat(np.arange(folds), len(dist) // folds)
+    accs = []
+    for k in range(folds):
+        train, test = fold_of != k, fold_of == k
+        cands = np.unique(dist[train])
+        cands = np.concatenate([[cands[0] - 1e-6], (cands[:-1] + cands[1:]) / 2, [cands[-1] + 1e-6]])
+        train_acc = [np.mean((dist[train] < t) == same[train]) for t in cands]
+        thr = cands[int(np.argmax(train_acc))]
+        accs.append(float(np.mean((dist[test] < thr) == same[test])))
+    return float(np.mean(accs)), accs
+
+
+def run_lfw(args: argparse.Namespace, fast: Embedder, runtime: str) -> dict:
+    from multiprocessing import get_context
+
+    pairs, folds = read_pairs(LFW / "pairs.txt")
+    images = sorted({p for a, b, _ in pairs for p in (a, b)})
+    print(f"LFW: {len(pairs)} pairs, {len(images)} images, {args.lfw_workers} worker processes", flush=True)
+    t0 = time.perf_counter()
+    with get_context("spawn").Pool(args.lfw_workers, initializer=_lfw_init) as pool:
+        results = []
+        for i, res in enumerate(pool.imap(_lfw_chip_and_dlib, images, chunksize=16)):
+            results.append(res)
+            if (i + 1) % 500 == 0:
+                print(f"  {i + 1}/{len(images)} images with dlib ({time.perf_counter() - t0:.0f} s)", flush=True)
+    dlib_s = time.perf_counter() - t0
+    chips = np.stack([r[0] for r in results])
+    ref = np.stack([r[1] for r in results])
+    how = [r[2] for r in results]
+    t1 = time.perf_counter()
+    out = fast.embed(chips)
+    fast_s = time.perf_counter() - t1
+    index = {p: i for i, p in enumerate(images)}
+    a = np.array([index[p[0]] for p in pairs])
+    b = np.array([index[p[1]] for p in pairs])
+    same = np.array([p[2] for p in pairs])
+    report = {"pairs": len(pairs), "images": len(images), "folds": folds,
+              "chips_by": {k: how.count(k) for k in sorted(set(how))}}  # fmt: skip
+    for label, desc in (("dlib", ref), (runtime, out)):
+        dist = np.linalg.norm(desc[a] - desc[b], axis=1)
+        mean, per_fold = ten_fold_accuracy(dist, same, folds)
+        report[label] = {"accuracy": mean, "per_fold": per_fold, "accuracy_at_0.6": float(np.mean((dist < 0.6) == same))}
+    cos = (out * ref).sum(1) / np.linalg.norm(out, axis=1) / np.linalg.norm(ref, axis=1)
+    diff_points = abs(report["dlib"]["accuracy"] - report[runtime]["accuracy"]) * 100
+    d_ref = np.linalg.norm(ref[a] - ref[b], axis=1)
+    d_out = np.linalg.norm(out[a] - out[b], axis=1)
+    report.update({
+        "runtime": runtime,
+        "accuracy_difference_points": diff_points,
+        "agreement_target_points": LFW_AGREEMENT_POINTS,
+        "agreement_met": diff_points <= LFW_AGREEMENT_POINTS,
+        "pair_decisions_differing_at_0.6": int(np.sum((d_ref < 0.6) != (d_out < 0.6))),
+        "max_abs_diff": float(np.abs(out - ref).max()),
+        "min_cosine": float(cos.min()),
+        "seconds": {"dlib_with_detection": dlib_s, runtime: fast_s},
+    })  # fmt: skip
+    print(f"LFW 10-fold: dlib {report['dlib']['accuracy']:.4%}, {runtime} {report[runtime]['accuracy']:.4%} "
+          f"(difference {diff_points:.3f} points); max abs diff {report['max_abs_diff']:.3g}", flush=True)  # fmt: skip
+    return report
+
+
+# --------------------------------------------------------------------------- output
+
+
+def machine_info(threads: int) -> dict:
+    import onnxruntime
+    import torch
+
+    cpu = next((ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo") if ln.startswith("model name")), "")
+    return {
+        "cpu": cpu or platform.processor(),
+        "cores_available": available_cores(),
+        "threads_used": threads,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "onnxruntime": onnxruntime.__version__,
+        "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+    }
+
+
+def plot(results: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    tp, lat = results["throughput"], results["latency"]
+    runtimes = list(tp)
+    sizes = list(next(iter(tp.values())))
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4.2), gridspec_kw={"width_ratios": [2, 1]})
+    width = 0.8 / len(runtimes)
+    for i, r in enumerate(runtimes):
+        xs = np.arange(len(sizes)) + i * width
+        ys = [tp[r][s]["faces_per_s"] for s in sizes]
+        ax1.bar(xs, ys, width, label=r)
+        for x, y in zip(xs, ys):
+            ax1.text(x, y, f"{y:.0f}", ha="center", va="bottom", fontsize=7)
+    ax1.set_xticks(np.arange(len(sizes)) + width * (len(runtimes) - 1) / 2, [f"batch {s}" for s in sizes])
+    ax1.set_yscale("log")
+    ax1.set_ylabel("faces / s (log)")
+    info = results["machine"]
+    ax1.set_title(f"Throughput, {info['threads_used']} threads, {info['cpu'][:40]}", fontsize=9)
+    ax1.legend(fontsize=8)
+    meds = [lat[r]["median_ms"] for r in runtimes]
+    ax2.bar(runtimes, meds, color=[f"C{i}" for i in range(len(runtimes))])
+    for i, m in enumerate(meds):
+        ax2.text(i, m, f"{m:.1f} ms", ha="center", va="bottom", fontsize=8)
+    ax2.set_yscale("log")
+    ax2.set_ylabel("ms (log)")
+    ax2.set_title("Single-face latency (median of calls, batch 1)", fontsize=9)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--runtimes", nargs="+", default=["dlib", "torch", "onnx"])
+    ap.add_argument("--batch-sizes", nargs="+", type=int, default=[1, 8, 32, 128])
+    ap.add_argument("--min-seconds", type=float, default=3.0, help="timed seconds per (runtime, batch)")
+    ap.add_argument("--latency-calls", type=int, default=200)
+    ap.add_argument("--threads", type=int, default=available_cores())
+    ap.add_argument("--spin", action="store_true", help="let ONNX Runtime threads busy-wait")
+    ap.add_argument("--lfw", action="store_true", help="also measure LFW 10-fold agreement (~10 min)")
+    ap.add_argument("--lfw-workers", type=int, default=available_cores())
+    ap.add_argument("--lfw-runtime", default="onnx", choices=["onnx", "torch"])
+    ap.add_argument("--skip-speed", action="store_true", help="only LFW; merge into the existing JSON")
+    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "embed.json")
+    ap.add_argument("--plot", type=Path, default=ROOT / "benchmarks" / "plots" / "embed.png")
+    args = ap.parse_args()
+
+    # keep sections this run does not measure (e.g. an earlier --lfw run)
+    results = json.loads(args.out.read_text()) if args.out.exists() else {}
+    results["machine"] = machine_info(args.threads)
+    if not args.skip_speed:
+        results["settings"] = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
+        results.update(run_speed(args))
+        results["loadavg_after"] = os.getloadavg()
+    if args.lfw:
+        fast = make_embedders([args.lfw_runtime], args.threads, args.spin)[args.lfw_runtime]
+        results["lfw"] = run_lfw(args, fast, args.lfw_runtime)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2) + "\n")
+    if "throughput" in results:
+        plot(results, args.plot)
+    print(f"wrote {args.out}" + (f" and {args.plot}" if "throughput" in results else ""))
+    if results.get("targets"):
+        t = results["targets"]
+        print(f"{t['fastest_cpu_runtime_at_32']}: {t['speedup_at_32']:.1f}x dlib at batch 32 "
+              f"(target {t['speedup_target']}x: {'met' if t['speedup_met'] else 'NOT met'}); "
+              f"{t['latency_ms']:.2f} ms per single face (target {t['latency_target_ms']} ms: "
+              f"{'met' if t['latency_met'] else 'NOT met'})")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
