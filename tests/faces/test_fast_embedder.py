@@ -169,6 +169,15 @@ def test_reader_rejects_truncated_file(model_bytes: bytes, fraction: float) -> N
         parse_network(model_bytes[: int(len(model_bytes) * fraction)])
 
 
+def test_reader_rejects_other_architectures(model_bytes: bytes) -> None:
+    from lookalike.faces.dlib_format import parse_network
+
+    with pytest.raises(CorruptFileError, match="con_9"):
+        parse_network(model_bytes.replace(b"con_4", b"con_9", 1))  # unknown layer version
+    with pytest.raises(CorruptFileError, match="loss"):
+        parse_network(model_bytes.replace(b"loss_metric_2", b"loss_multicl", 1))
+
+
 def test_reader_rejects_trailing_bytes_and_missing_file(model_bytes: bytes, tmp_path: Path) -> None:
     from lookalike.faces.dlib_format import parse_network, read_dlib_network
 
