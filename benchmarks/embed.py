@@ -4,15 +4,20 @@ Measures, in one run on real aligned LFW chips:
 
 * throughput (faces/s) at batch sizes 1, 8, 32, 128 for each runtime, interleaved per batch
   size so that background load hits every runtime alike, and the ratio to dlib;
-* single-face latency: median of 200 ``embed`` calls at batch 1;
+* single-face latency: median of 200 ``embed`` calls at batch 1 (runtimes interleaved call by call);
+* equality: max abs difference and min cosine against dlib on the 500 LFW chips of the test suite;
 * with ``--lfw``: the LFW 10-fold verification accuracy (threshold chosen on 9 folds, tested on
-  the 10th) with dlib's descriptors and with the fast runtime's, which must agree within 0.05
+  the 10th) with dlib's descriptors and with each fast runtime's, which must agree within 0.05
   percentage points; also the max abs difference / min cosine over every LFW pair image.
+
+Chips come from the project's detector and aligner; dlib's chips and descriptors are computed once
+on every core and cached in ``$LOOKALIKE_CACHE/reference/`` (:mod:`lookalike.faces.reference`).
 
 Writes ``benchmarks/results/embed.json`` and ``benchmarks/plots/embed.png``.
 
-    PYTHONPATH=src python benchmarks/embed.py                  # speed only (~2 minutes)
-    PYTHONPATH=src python benchmarks/embed.py --lfw --skip-speed   # LFW agreement, merged into the JSON
+    PYTHONPATH=src python benchmarks/embed.py                  # speed + equality (~3 minutes)
+    PYTHONPATH=src python benchmarks/embed.py --lfw --skip-speed   # LFW agreement (~7 min the first
+                                                                   # time), merged into the JSON
 """
 
 from __future__ import annotations
@@ -34,44 +39,37 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from lookalike.faces.embed import DlibResNetEmbedder, Embedder  # noqa: E402
 from lookalike.faces.fast_embed import OnnxEmbedder, TorchResNetEmbedder, available_cores  # noqa: E402
+from lookalike.faces.model_cache import atomic_write  # noqa: E402
 
-LFW = Path(os.environ.get("LOOKALIKE_LFW", "/work/shared/datasets/lfw"))
-SEED = 20240508
+SEED = 20240508  # the same sample as tests/faces/test_fast_embedder.py, so the cache is shared
+SAMPLE = 500
 TARGET_SPEEDUP_AT_32 = 15.0
 TARGET_LATENCY_MS = 5.0
 LFW_AGREEMENT_POINTS = 0.05
 
 
+def lfw_root() -> Path:
+    from lookalike.settings import datasets_dir
+
+    root = datasets_dir() / "lfw"
+    if not (root / "pairs.txt").is_file():
+        raise SystemExit(f"LFW not found at {root}; set LOOKALIKE_DATASETS")
+    return root
+
+
 # --------------------------------------------------------------------------- chips
 
 
-def _face_tools():
-    import dlib
-    import face_recognition_models as frm
+def sample_reference(workers: int):
+    """500 aligned LFW chips + dlib's descriptors (project detector/aligner; cached, see reference.py)."""
+    from lookalike.faces.reference import cached_reference
 
-    return dlib, dlib.get_frontal_face_detector(), dlib.shape_predictor(frm.pose_predictor_five_point_model_location())
-
-
-def _load_rgb(path: Path) -> np.ndarray:
-    from PIL import Image
-
-    return np.asarray(Image.open(path).convert("RGB"))
-
-
-def sample_chips(n: int) -> np.ndarray:
-    """``n`` aligned chips from LFW photos (sorted, seeded shuffle, first face per photo)."""
-    dlib, detector, predictor = _face_tools()
-    paths = sorted(LFW.glob("*/*.jpg"))
+    paths = sorted(lfw_root().glob("*/*.jpg"))
     random.Random(SEED).shuffle(paths)
-    chips = []
-    for p in paths:
-        img = _load_rgb(p)
-        faces = detector(img, 0)
-        if faces:
-            chips.append(dlib.get_face_chip(img, predictor(img, faces[0]), size=150, padding=0.25))
-        if len(chips) == n:
-            return np.stack(chips)
-    raise SystemExit(f"found only {len(chips)} faces in {LFW}")
+    ref = cached_reference("test-lfw", paths[: SAMPLE * 6 // 5], workers=workers, limit=SAMPLE)
+    if len(ref.chips) < SAMPLE:
+        raise SystemExit(f"found only {len(ref.chips)} faces")
+    return ref
 
 
 # --------------------------------------------------------------------------- speed
@@ -79,7 +77,7 @@ def sample_chips(n: int) -> np.ndarray:
 
 def measure_throughput(emb: Embedder, chips: np.ndarray, min_seconds: float) -> dict:
     """Repeat ``embed(chips)`` for at least ``min_seconds`` (at least one timed call)."""
-    emb.embed(chips[:1])  # warm-up (allocations, kernel selection)
+    emb.embed(chips[:1] if getattr(emb, "runtime", "") == "dlib" else chips)  # warm-up: allocations, kernels
     times: list[float] = []
     start = time.perf_counter()
     while not times or time.perf_counter() - start < min_seconds:
@@ -95,20 +93,37 @@ def measure_throughput(emb: Embedder, chips: np.ndarray, min_seconds: float) -> 
     }
 
 
-def measure_latency(emb: Embedder, chip: np.ndarray, calls: int) -> dict:
-    emb.embed(chip[None])
-    times = []
-    for _ in range(calls):
-        t = time.perf_counter()
+def measure_latency(embedders: dict[str, Embedder], chip: np.ndarray, calls: int) -> dict[str, dict]:
+    """Median of ``calls`` single-face ``embed`` calls per runtime, interleaved call by call."""
+    times: dict[str, list[float]] = {r: [] for r in embedders}
+    for emb in embedders.values():
         emb.embed(chip[None])
-        times.append(time.perf_counter() - t)
-    times_ms = np.array(times) * 1e3
-    return {
-        "median_ms": float(np.median(times_ms)),
-        "p10_ms": float(np.percentile(times_ms, 10)),
-        "p90_ms": float(np.percentile(times_ms, 90)),
-        "calls": calls,
-    }
+    for _ in range(calls):
+        for r, emb in embedders.items():
+            t = time.perf_counter()
+            emb.embed(chip[None])
+            times[r].append(time.perf_counter() - t)
+    out = {}
+    for r, ts in times.items():
+        ms = np.array(ts) * 1e3
+        out[r] = {"median_ms": float(np.median(ms)), "p10_ms": float(np.percentile(ms, 10)),
+                  "p90_ms": float(np.percentile(ms, 90)), "calls": calls}  # fmt: skip
+    return out
+
+
+def equality(embedders: dict[str, Embedder], chips: np.ndarray, ref: np.ndarray) -> dict[str, dict]:
+    """Max abs difference and min cosine of each fast runtime's descriptors against dlib's."""
+    out = {}
+    for r, emb in embedders.items():
+        if r == "dlib":
+            continue
+        desc = emb.embed(chips)
+        cos = (desc * ref).sum(1) / np.linalg.norm(desc, axis=1) / np.linalg.norm(ref, axis=1)
+        out[r] = {"chips": len(chips), "max_abs_diff": float(np.abs(desc - ref).max()),
+                  "min_cosine": float(cos.min()), "mean_cosine": float(cos.mean())}  # fmt: skip
+        print(f"equality {r:<11} on {len(chips)} chips: max abs diff {out[r]['max_abs_diff']:.3g}, "
+              f"min cosine {out[r]['min_cosine']:.8f}", flush=True)  # fmt: skip
+    return out
 
 
 def make_embedders(names: list[str], threads: int, spin: bool) -> dict[str, Embedder]:
@@ -133,8 +148,10 @@ def run_speed(args: argparse.Namespace) -> dict:
     runtimes = list(args.runtimes)
     if torch.cuda.is_available() and "torch-cuda" not in runtimes:
         runtimes.append("torch-cuda")
-    chips = sample_chips(max(args.batch_sizes))
+    ref = sample_reference(args.lfw_workers)
+    chips = ref.chips[: max(args.batch_sizes)]
     embedders = make_embedders(runtimes, args.threads, args.spin)
+    same = equality(embedders, ref.chips, ref.descriptors)
     throughput: dict[str, dict[str, dict]] = {r: {} for r in runtimes}
     for bs in args.batch_sizes:
         for r in runtimes:  # interleaved so background load hits every runtime alike
@@ -144,19 +161,17 @@ def run_speed(args: argparse.Namespace) -> dict:
             throughput[r][str(bs)] = res
             print(f"batch {bs:>4}  {r:<11} {res['faces_per_s']:8.1f} faces/s  "
                   f"({res['calls']} calls, load {load:.2f})", flush=True)  # fmt: skip
-    latency = {}
+    latency = measure_latency(embedders, chips[0], args.latency_calls)
     for r in runtimes:
-        latency[r] = measure_latency(embedders[r], chips[0], args.latency_calls)
         print(f"latency {r:<11} median {latency[r]['median_ms']:.2f} ms over {args.latency_calls} calls", flush=True)
-    speedup = {
-        r: {bs: throughput[r][bs]["faces_per_s"] / throughput["dlib"][bs]["faces_per_s"] for bs in throughput[r]}
-        for r in runtimes
-        if "dlib" in throughput
-    }
+    speedup = {}
+    if "dlib" in throughput:
+        speedup = {r: {bs: tp[bs]["faces_per_s"] / throughput["dlib"][bs]["faces_per_s"] for bs in tp}
+                   for r, tp in throughput.items()}  # fmt: skip
     fast = [r for r in runtimes if r in ("onnx", "torch")]
-    best = max(fast, key=lambda r: throughput[r]["32"]["faces_per_s"]) if fast and "32" in throughput["dlib"] else None
+    best = max(fast, key=lambda r: throughput[r]["32"]["faces_per_s"]) if fast and "32" in throughput[fast[0]] else None
     targets = None
-    if best is not None:
+    if best is not None and speedup:
         targets = {
             "fastest_cpu_runtime_at_32": best,
             "speedup_at_32": speedup[best]["32"],
@@ -166,7 +181,8 @@ def run_speed(args: argparse.Namespace) -> dict:
             "latency_target_ms": TARGET_LATENCY_MS,
             "latency_met": latency[best]["median_ms"] <= TARGET_LATENCY_MS,
         }
-    return {"throughput": throughput, "speedup_vs_dlib": speedup, "latency": latency, "targets": targets}
+    return {"equality_500_chips": same, "throughput": throughput, "speedup_vs_dlib": speedup,
+            "latency": latency, "targets": targets}  # fmt: skip
 
 
 # --------------------------------------------------------------------------- LFW agreement
@@ -186,31 +202,6 @@ def read_pairs(path: Path) -> tuple[list[tuple[str, str, bool]], int]:
     return pairs, folds
 
 
-_WORKER: dict = {}
-
-
-def _lfw_init() -> None:
-    dlib, detector, predictor = _face_tools()
-    _WORKER.update(dlib=dlib, detector=detector, predictor=predictor, net=DlibResNetEmbedder())
-
-
-def _lfw_chip_and_dlib(rel: str) -> tuple[np.ndarray, np.ndarray, str]:
-    """Chip (first detected face, upsampling once if needed, else the central box) + dlib descriptor."""
-    dlib, detector, predictor = _WORKER["dlib"], _WORKER["detector"], _WORKER["predictor"]
-    img = _load_rgb(LFW / rel)
-    how = "hog"
-    faces = detector(img, 0)
-    if not faces:
-        faces, how = detector(img, 1), "hog-upsampled"
-    if faces:
-        box = max(faces, key=lambda r: r.area())
-    else:  # LFW photos are centred on the face
-        h, w = img.shape[:2]
-        box, how = dlib.rectangle(w // 4, h // 4, 3 * w // 4, 3 * h // 4), "centre"
-    chip = dlib.get_face_chip(img, predictor(img, box), size=150, padding=0.25)
-    return chip, _WORKER["net"].embed(chip)[0], how
-
-
 def ten_fold_accuracy(dist: np.ndarray, same: np.ndarray, folds: int) -> tuple[float, list[float]]:
     """Mean accuracy over folds; each fold's threshold maximises accuracy on the other folds."""
     fold_of = np.repeat(np.arange(folds), len(dist) // folds)
@@ -225,52 +216,60 @@ def ten_fold_accuracy(dist: np.ndarray, same: np.ndarray, folds: int) -> tuple[f
     return float(np.mean(accs)), accs
 
 
-def run_lfw(args: argparse.Namespace, fast: Embedder, runtime: str) -> dict:
-    from multiprocessing import get_context
+def run_lfw(args: argparse.Namespace, fast: dict[str, Embedder]) -> dict:
+    """dlib vs ``fast`` on every image of LFW's pairs.txt: 10-fold accuracy and descriptor agreement."""
+    from lookalike.faces.reference import cached_reference
 
-    pairs, folds = read_pairs(LFW / "pairs.txt")
+    root = lfw_root()
+    pairs, folds = read_pairs(root / "pairs.txt")
     images = sorted({p for a, b, _ in pairs for p in (a, b)})
     print(f"LFW: {len(pairs)} pairs, {len(images)} images, {args.lfw_workers} worker processes", flush=True)
     t0 = time.perf_counter()
-    with get_context("spawn").Pool(args.lfw_workers, initializer=_lfw_init) as pool:
-        results = []
-        for i, res in enumerate(pool.imap(_lfw_chip_and_dlib, images, chunksize=16)):
-            results.append(res)
-            if (i + 1) % 500 == 0:
-                print(f"  {i + 1}/{len(images)} images with dlib ({time.perf_counter() - t0:.0f} s)", flush=True)
+
+    def progress(done: int, total: int) -> None:
+        if done % 500 == 0 or done == total:
+            print(f"  {done}/{total} images with dlib ({time.perf_counter() - t0:.0f} s)", flush=True)
+
+    # every image gets a chip: HOG, else HOG upsampled once, else the central box (LFW is centred)
+    ref_set = cached_reference("lfw-pairs", [root / p for p in images], workers=args.lfw_workers,
+                               fallback=True, progress=progress)  # fmt: skip
     dlib_s = time.perf_counter() - t0
-    chips = np.stack([r[0] for r in results])
-    ref = np.stack([r[1] for r in results])
-    how = [r[2] for r in results]
-    t1 = time.perf_counter()
-    out = fast.embed(chips)
-    fast_s = time.perf_counter() - t1
+    if len(ref_set.paths) != len(images):
+        raise SystemExit(f"{len(images) - len(ref_set.paths)} LFW images could not be read")
+    chips, ref, how = ref_set.chips, ref_set.descriptors, ref_set.how
     index = {p: i for i, p in enumerate(images)}
     a = np.array([index[p[0]] for p in pairs])
     b = np.array([index[p[1]] for p in pairs])
     same = np.array([p[2] for p in pairs])
-    report = {"pairs": len(pairs), "images": len(images), "folds": folds,
-              "chips_by": {k: how.count(k) for k in sorted(set(how))}}  # fmt: skip
-    for label, desc in (("dlib", ref), (runtime, out)):
-        dist = np.linalg.norm(desc[a] - desc[b], axis=1)
-        mean, per_fold = ten_fold_accuracy(dist, same, folds)
-        report[label] = {"accuracy": mean, "per_fold": per_fold, "accuracy_at_0.6": float(np.mean((dist < 0.6) == same))}
-    cos = (out * ref).sum(1) / np.linalg.norm(out, axis=1) / np.linalg.norm(ref, axis=1)
-    diff_points = abs(report["dlib"]["accuracy"] - report[runtime]["accuracy"]) * 100
+    report: dict = {"pairs": len(pairs), "images": len(images), "folds": folds,
+                    "chips_by": {k: how.count(k) for k in sorted(set(how))},
+                    "seconds": {"dlib_with_detection_or_cached": dlib_s}}  # fmt: skip
     d_ref = np.linalg.norm(ref[a] - ref[b], axis=1)
-    d_out = np.linalg.norm(out[a] - out[b], axis=1)
-    report.update({
-        "runtime": runtime,
-        "accuracy_difference_points": diff_points,
-        "agreement_target_points": LFW_AGREEMENT_POINTS,
-        "agreement_met": diff_points <= LFW_AGREEMENT_POINTS,
-        "pair_decisions_differing_at_0.6": int(np.sum((d_ref < 0.6) != (d_out < 0.6))),
-        "max_abs_diff": float(np.abs(out - ref).max()),
-        "min_cosine": float(cos.min()),
-        "seconds": {"dlib_with_detection": dlib_s, runtime: fast_s},
-    })  # fmt: skip
-    print(f"LFW 10-fold: dlib {report['dlib']['accuracy']:.4%}, {runtime} {report[runtime]['accuracy']:.4%} "
-          f"(difference {diff_points:.3f} points); max abs diff {report['max_abs_diff']:.3g}", flush=True)  # fmt: skip
+    mean, per_fold = ten_fold_accuracy(d_ref, same, folds)
+    report["dlib"] = {"accuracy": mean, "per_fold": per_fold, "accuracy_at_0.6": float(np.mean((d_ref < 0.6) == same))}
+    print(f"LFW 10-fold: dlib {mean:.4%}", flush=True)
+    for runtime, emb in fast.items():
+        t1 = time.perf_counter()
+        out = emb.embed(chips)
+        report["seconds"][runtime] = time.perf_counter() - t1
+        d_out = np.linalg.norm(out[a] - out[b], axis=1)
+        mean, per_fold = ten_fold_accuracy(d_out, same, folds)
+        diff_points = abs(report["dlib"]["accuracy"] - mean) * 100
+        cos = (out * ref).sum(1) / np.linalg.norm(out, axis=1) / np.linalg.norm(ref, axis=1)
+        report[runtime] = {
+            "accuracy": mean,
+            "per_fold": per_fold,
+            "accuracy_at_0.6": float(np.mean((d_out < 0.6) == same)),
+            "accuracy_difference_points": diff_points,
+            "agreement_target_points": LFW_AGREEMENT_POINTS,
+            "agreement_met": diff_points <= LFW_AGREEMENT_POINTS,
+            "pair_decisions_differing_at_0.6": int(np.sum((d_ref < 0.6) != (d_out < 0.6))),
+            "max_abs_diff_descriptors": float(np.abs(out - ref).max()),
+            "max_abs_diff_pair_distances": float(np.abs(d_out - d_ref).max()),
+            "min_cosine": float(cos.min()),
+        }
+        print(f"LFW 10-fold: {runtime} {mean:.4%} (difference {diff_points:.3f} points); "
+              f"max abs diff {report[runtime]['max_abs_diff_descriptors']:.3g}", flush=True)  # fmt: skip
     return report
 
 
@@ -338,7 +337,7 @@ def main() -> None:
     ap.add_argument("--spin", action="store_true", help="let ONNX Runtime threads busy-wait")
     ap.add_argument("--lfw", action="store_true", help="also measure LFW 10-fold agreement (~10 min)")
     ap.add_argument("--lfw-workers", type=int, default=available_cores())
-    ap.add_argument("--lfw-runtime", default="onnx", choices=["onnx", "torch"])
+    ap.add_argument("--lfw-runtimes", nargs="+", default=["onnx", "torch"], choices=["onnx", "torch"])
     ap.add_argument("--skip-speed", action="store_true", help="only LFW; merge into the existing JSON")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "embed.json")
     ap.add_argument("--plot", type=Path, default=ROOT / "benchmarks" / "plots" / "embed.png")
@@ -352,10 +351,9 @@ def main() -> None:
         results.update(run_speed(args))
         results["loadavg_after"] = os.getloadavg()
     if args.lfw:
-        fast = make_embedders([args.lfw_runtime], args.threads, args.spin)[args.lfw_runtime]
-        results["lfw"] = run_lfw(args, fast, args.lfw_runtime)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2) + "\n")
+        results["lfw"] = run_lfw(args, make_embedders(args.lfw_runtimes, args.threads, args.spin))
+    text = json.dumps(results, indent=2) + "\n"
+    atomic_write(args.out, lambda tmp: tmp.write_text(text), suffix=".json")
     if "throughput" in results:
         plot(results, args.plot)
     print(f"wrote {args.out}" + (f" and {args.plot}" if "throughput" in results else ""))

@@ -423,6 +423,30 @@ def parse_network(data: bytes, template: list[Token] | None = None, source: str 
     return net
 
 
+def fold_affine(net: DlibNetwork) -> DlibNetwork:
+    """The same network with every ``affine`` that follows a convolution folded into it.
+
+    ``gamma·(W∗x + b) + beta = (gamma·W)∗x + (gamma·b + beta)``: computed in float64 and rounded
+    once to float32, so only float rounding changes (see :mod:`lookalike.faces.fast_embed`).
+    """
+    layers: list[Layer] = []
+    i = 0
+    while i < len(net.layers):
+        layer = net.layers[i]
+        nxt = net.layers[i + 1] if i + 1 < len(net.layers) else None
+        if isinstance(layer, Conv) and isinstance(nxt, Affine):
+            g = nxt.gamma.astype(np.float64)
+            bias = layer.bias.astype(np.float64) if layer.bias is not None else np.zeros(len(g))
+            weight = layer.weight.astype(np.float64) * g[:, None, None, None]
+            layers.append(Conv(weight=weight.astype(np.float32), bias=(bias * g + nxt.beta).astype(np.float32),
+                               stride=layer.stride, padding=layer.padding))  # fmt: skip
+            i += 2
+        else:
+            layers.append(layer)
+            i += 1
+    return DlibNetwork(input=net.input, layers=layers, loss=net.loss)
+
+
 def read_dlib_network(path: str | Path) -> DlibNetwork:
     """Read dlib's ``dlib_face_recognition_resnet_model_v1.dat`` (or a file of the same layout)."""
     p = Path(path)

@@ -1,8 +1,9 @@
 """Convert dlib's network file once and keep the result in the user's cache folder.
 
 Layout: ``<cache>/models/<sha256 of the .dat>/weights.npz`` (parameters plus a JSON description
-of the layers, read back with ``allow_pickle=False``) and ``model.onnx`` (the exported graph).
-``<cache>`` is ``$LOOKALIKE_CACHE`` or ``platformdirs.user_cache_dir("lookalike")``. Every write
+of the layers, read back with ``allow_pickle=False``) and ``model-v*-opset*.onnx`` (the ONNX
+graph). ``<cache>`` is :func:`lookalike.settings.cache_dir` (``$LOOKALIKE_CACHE`` or the platform's
+user cache folder). Every write
 goes to a temporary file in the same folder and is renamed into place, so a crash or a concurrent
 process never leaves a half-written file under the final name. A cached file that cannot be read
 is converted again.
@@ -35,20 +36,11 @@ from lookalike.faces.dlib_format import (
     Tag,
     read_dlib_network,
 )
+from lookalike.settings import cache_dir
 
 CACHE_FORMAT = 1
 _META = "__meta__"
 _SHA_MEMO: dict[tuple[str, int, int], str] = {}
-
-
-def cache_dir() -> Path:
-    """Root cache folder (``LOOKALIKE_CACHE`` overrides the platform default)."""
-    env = os.environ.get("LOOKALIKE_CACHE")
-    if env:
-        return Path(env)
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("lookalike"))
 
 
 def default_model_path() -> Path:
@@ -78,7 +70,7 @@ def model_cache_folder(model_path: str | Path) -> Path:
 
 
 def atomic_write(target: Path, write: Callable[[Path], None], suffix: str = "") -> Path:
-    """Call ``write(tmp_path)`` then rename the temporary file onto ``target``."""
+    """Call ``write(tmp_path)``, fsync it, then rename the temporary file onto ``target``."""
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=f".tmp{suffix}", dir=target.parent)
     os.close(fd)
@@ -87,6 +79,8 @@ def atomic_write(target: Path, write: Callable[[Path], None], suffix: str = "") 
     os.umask(umask)
     try:
         write(tmp_path)
+        with tmp_path.open("rb+") as fh:
+            os.fsync(fh.fileno())
         os.chmod(tmp_path, 0o666 & ~umask)  # mkstemp makes 0600; cache files are ordinary files
         os.replace(tmp_path, target)
     finally:

@@ -12,12 +12,12 @@ Semantics copied from dlib (``dlib/dnn/layers.h``, ``dlib/cuda/cpu_dlib.cpp``):
   row and column axes up to the larger shape (``tt::add(dest, src1, src2)``); in this network
   that happens for channels (32→64, …) and once spatially (3×3 conv output + 4×4 pooled input);
 * ``affine_`` (conv mode) is ``gamma[c]·x + beta[c]``; by default it is folded into the
-  preceding convolution, which changes float rounding only.
+  preceding convolution (:func:`~lookalike.faces.dlib_format.fold_affine`), which changes float
+  rounding only.
 """
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -32,6 +32,7 @@ from lookalike.faces.dlib_format import (
     Relu,
     Skip,
     Tag,
+    fold_affine,
 )
 
 
@@ -80,26 +81,20 @@ class _Flatten(nn.Module):
 class DlibResNet(nn.Module):
     """The dlib network as a flat list of steps with dlib's tag / skip / add_prev wiring."""
 
-    def __init__(self, net: DlibNetwork, fold_affine: bool = True) -> None:
+    def __init__(self, net: DlibNetwork, fold_affine_layers: bool = True) -> None:
         super().__init__()
         self.input = _Input(net.input.mean, net.input.scale)
         steps: list[nn.Module] = []
         kinds: list[tuple[str, int]] = []  # ("op", 0) | ("tag", id) | ("skip", id) | ("add", id)
         shape = (3, net.input.size, net.input.size)
         tag_shapes: dict[int, tuple[int, int, int]] = {}
-        layers = list(net.layers)
-        i = 0
-        while i < len(layers):
-            layer = layers[i]
+        layers = fold_affine(net).layers if fold_affine_layers else net.layers
+        for layer in layers:
             if isinstance(layer, Conv):
-                nxt = layers[i + 1] if i + 1 < len(layers) else None
-                affine = nxt if fold_affine and isinstance(nxt, Affine) else None
-                module, shape = _conv(layer, affine, shape)
+                module, shape = _conv(layer, shape)
                 steps.append(module)
                 kinds.append(("op", 0))
-                i += 2 if affine is not None else 1
-                continue
-            if isinstance(layer, Tag):
+            elif isinstance(layer, Tag):
                 tag_shapes[layer.id] = shape
                 steps.append(nn.Identity())
                 kinds.append(("tag", layer.id))
@@ -116,7 +111,6 @@ class DlibResNet(nn.Module):
                 module, shape = _simple(layer, shape)
                 steps.append(module)
                 kinds.append(("op", 0))
-            i += 1
         self.steps = nn.ModuleList(steps)
         self.kinds = kinds
         self.output_dim = shape[0]
@@ -143,20 +137,14 @@ class DlibResNet(nn.Module):
         return x
 
 
-def _conv(layer: Conv, affine: Affine | None, shape: tuple[int, int, int]) -> tuple[nn.Module, tuple]:
+def _conv(layer: Conv, shape: tuple[int, int, int]) -> tuple[nn.Module, tuple]:
     out_c, in_c, kh, kw = layer.weight.shape
     if in_c != shape[0]:
         raise ValueError(f"convolution expects {in_c} channels, gets {shape[0]}")
-    weight = layer.weight.astype(np.float64)
-    bias = layer.bias.astype(np.float64) if layer.bias is not None else np.zeros(out_c)
-    if affine is not None:
-        g = affine.gamma.astype(np.float64)
-        weight = weight * g[:, None, None, None]
-        bias = bias * g + affine.beta
     conv = nn.Conv2d(in_c, out_c, (kh, kw), stride=layer.stride, padding=layer.padding, bias=True)
     with torch.no_grad():
-        conv.weight.copy_(torch.from_numpy(weight.astype(np.float32)))
-        conv.bias.copy_(torch.from_numpy(bias.astype(np.float32)))
+        conv.weight.copy_(torch.from_numpy(layer.weight))
+        conv.bias.copy_(torch.from_numpy(layer.bias) if layer.bias is not None else torch.zeros(out_c))
     h = 1 + (shape[1] + 2 * layer.padding[0] - kh) // layer.stride[0]
     w = 1 + (shape[2] + 2 * layer.padding[1] - kw) // layer.stride[1]
     return conv, (out_c, h, w)
@@ -200,9 +188,9 @@ def _simple(layer: object, shape: tuple[int, int, int]) -> tuple[nn.Module, tupl
     raise ValueError(f"unsupported layer {type(layer).__name__}")
 
 
-def build_model(net: DlibNetwork, fold_affine: bool = True) -> DlibResNet:
+def build_model(net: DlibNetwork, fold_affine_layers: bool = True) -> DlibResNet:
     """A ready-to-run (eval mode, no grad) torch module for ``net``."""
-    model = DlibResNet(net, fold_affine=fold_affine).eval()
+    model = DlibResNet(net, fold_affine_layers=fold_affine_layers).eval()
     for p in model.parameters():
         p.requires_grad_(False)
     return model
