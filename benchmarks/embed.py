@@ -4,7 +4,7 @@ Measures, in one run on real aligned LFW chips:
 
 * throughput (faces/s) at batch sizes 1, 8, 32, 128 for each runtime, interleaved per batch
   size so that background load hits every runtime alike, and the ratio to dlib;
-* single-face latency: median of 200 ``embed`` calls at batch 1 (runtimes interleaved call by call);
+* single-face latency: median of 200 ``embed`` calls at batch 1 (runtimes take turns in blocks of 25);
 * equality: max abs difference and min cosine against dlib on the 500 LFW chips of the test suite;
 * with ``--lfw``: the LFW 10-fold verification accuracy (threshold chosen on 9 folds, tested on
   the 10th) with dlib's descriptors and with each fast runtime's, which must agree within 0.05
@@ -93,16 +93,21 @@ def measure_throughput(emb: Embedder, chips: np.ndarray, min_seconds: float) -> 
     }
 
 
-def measure_latency(embedders: dict[str, Embedder], chip: np.ndarray, calls: int) -> dict[str, dict]:
-    """Median of ``calls`` single-face ``embed`` calls per runtime, interleaved call by call."""
+def measure_latency(embedders: dict[str, Embedder], chip: np.ndarray, calls: int, block: int = 25) -> dict[str, dict]:
+    """Median of ``calls`` single-face ``embed`` calls per runtime.
+
+    The runtimes take turns in blocks of ``block`` consecutive calls, so background load hits them
+    alike while no call runs right after another runtime's (whose idle worker threads may still be
+    spinning on the cores, which is not what a process using one runtime sees).
+    """
     times: dict[str, list[float]] = {r: [] for r in embedders}
-    for emb in embedders.values():
-        emb.embed(chip[None])
-    for _ in range(calls):
+    while any(len(ts) < calls for ts in times.values()):
         for r, emb in embedders.items():
-            t = time.perf_counter()
-            emb.embed(chip[None])
-            times[r].append(time.perf_counter() - t)
+            emb.embed(chip[None])  # untimed: first call after the switch
+            for _ in range(min(block, calls - len(times[r]))):
+                t = time.perf_counter()
+                emb.embed(chip[None])
+                times[r].append(time.perf_counter() - t)
     out = {}
     for r, ts in times.items():
         ms = np.array(ts) * 1e3
