@@ -2,8 +2,9 @@
 
 Measures, in one run on real aligned LFW chips:
 
-* throughput (faces/s) at batch sizes 1, 8, 32, 128 for each runtime, interleaved per batch
-  size so that background load hits every runtime alike, and the ratio to dlib;
+* throughput (faces/s) at batch sizes 1, 8, 32, 128 for each runtime, in 3 interleaved rounds per
+  batch size so that background load hits every runtime alike (the best round is kept, every
+  round is recorded), and the ratio to dlib;
 * single-face latency: median of 200 ``embed`` calls at batch 1 (runtimes take turns in blocks of 25);
 * equality: max abs difference and min cosine against dlib on the 500 LFW chips of the test suite;
 * with ``--lfw``: the LFW 10-fold verification accuracy (threshold chosen on 9 folds, tested on
@@ -159,13 +160,20 @@ def run_speed(args: argparse.Namespace) -> dict:
     same = equality(embedders, ref.chips, ref.descriptors)
     throughput: dict[str, dict[str, dict]] = {r: {} for r in runtimes}
     for bs in args.batch_sizes:
-        for r in runtimes:  # interleaved so background load hits every runtime alike
-            load = os.getloadavg()[0]
-            res = measure_throughput(embedders[r], chips[:bs], args.min_seconds)
-            res["loadavg_1min_before"] = load
-            throughput[r][str(bs)] = res
-            print(f"batch {bs:>4}  {r:<11} {res['faces_per_s']:8.1f} faces/s  "
-                  f"({res['calls']} calls, load {load:.2f})", flush=True)  # fmt: skip
+        rounds: dict[str, list[dict]] = {r: [] for r in runtimes}
+        for _ in range(args.rounds):
+            for r in runtimes:  # interleaved so background load hits every runtime alike
+                res = measure_throughput(embedders[r], chips[:bs], args.min_seconds / args.rounds)
+                res["loadavg_1min_before"] = os.getloadavg()[0]
+                rounds[r].append(res)
+        for r in runtimes:  # the best round is the least disturbed by other users of the machine
+            best = dict(max(rounds[r], key=lambda x: x["faces_per_s"]))
+            best["faces_per_s_rounds"] = [x["faces_per_s"] for x in rounds[r]]
+            best["calls"] = sum(x["calls"] for x in rounds[r])
+            throughput[r][str(bs)] = best
+            print(f"batch {bs:>4}  {r:<11} {best['faces_per_s']:8.1f} faces/s best of "
+                  f"{[round(x, 1) for x in best['faces_per_s_rounds']]} (load {best['loadavg_1min_before']:.2f})",
+                  flush=True)  # fmt: skip
     latency = measure_latency(embedders, chips[0], args.latency_calls)
     for r in runtimes:
         print(f"latency {r:<11} median {latency[r]['median_ms']:.2f} ms over {args.latency_calls} calls", flush=True)
@@ -324,6 +332,9 @@ def plot(results: dict, path: Path) -> None:
     ax2.bar(runtimes, meds, color=[f"C{i}" for i in range(len(runtimes))])
     for i, m in enumerate(meds):
         ax2.text(i, m, f"{m:.1f} ms", ha="center", va="bottom", fontsize=8)
+    ax2.axhline(TARGET_LATENCY_MS, color="grey", ls="--", lw=1)
+    ax2.text(len(runtimes) - 0.5, TARGET_LATENCY_MS, f"target {TARGET_LATENCY_MS:g} ms", ha="right",
+             va="bottom", fontsize=7, color="grey")  # fmt: skip
     ax2.set_yscale("log")
     ax2.set_ylabel("ms (log)")
     ax2.set_title("Single-face latency (median of calls, batch 1)", fontsize=9)
@@ -337,6 +348,7 @@ def main() -> None:
     ap.add_argument("--runtimes", nargs="+", default=["dlib", "torch", "onnx"])
     ap.add_argument("--batch-sizes", nargs="+", type=int, default=[1, 8, 32, 128])
     ap.add_argument("--min-seconds", type=float, default=3.0, help="timed seconds per (runtime, batch)")
+    ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds per batch size; the best is kept")
     ap.add_argument("--latency-calls", type=int, default=200)
     ap.add_argument("--threads", type=int, default=available_cores())
     ap.add_argument("--spin", action="store_true", help="let ONNX Runtime threads busy-wait")
