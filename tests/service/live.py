@@ -12,7 +12,7 @@ from typing import Any
 import uvicorn
 
 with warnings.catch_warnings():  # starlette 1.x prefers "httpx2"; httpx works the same for these tests
-    warnings.simplefilter("ignore", DeprecationWarning)
+    warnings.simplefilter("ignore")
     from starlette.testclient import TestClient
 
 __all__ = ["TestClient", "free_port", "live_server"]

@@ -11,18 +11,20 @@ loaded again from the store, which is the single source of truth.
 
 from __future__ import annotations
 
+import math
 import threading
 from pathlib import Path
 from typing import Annotated, Any
 
 import numpy as np
-from fastapi import Depends, FastAPI, Header
+from fastapi import APIRouter, Depends, FastAPI, Header, Request
 from pydantic import BaseModel, Field
 
 from lookalike.errors import IndexMismatchError, LookalikeError
 from lookalike.gallery.gallery import Gallery
 from lookalike.index.base import Index
 from lookalike.service import http_errors
+from lookalike.service.config import check_token, token_from_env
 from lookalike.service.security import BodyLimitMiddleware, SecurityHeadersMiddleware, check_write_token
 
 MAX_QUERIES = 1000
@@ -86,65 +88,80 @@ class IndexHolder:
         return arr
 
 
+def get_holder(request: Request) -> IndexHolder:
+    """FastAPI dependency: the app's index."""
+    return request.app.state.holder  # type: ignore[no-any-return]
+
+
+def require_writer(request: Request, authorization: Annotated[str | None, Header()] = None) -> None:
+    """Writes need the API token when one is configured."""
+    check_write_token(request.app.state.token, authorization)
+
+
+Holder = Annotated[IndexHolder, Depends(get_holder)]
+router = APIRouter()
+
+
+@router.get("/health")
+def health(h: Holder) -> dict[str, Any]:
+    """Liveness and what is loaded."""
+    return {"status": "ok", "count": len(h.index), "dim": h.index.dim, "embedder": h.embedder,
+            "index": h.name, "params": h.index.params}
+
+
+@router.post("/search", response_model=SearchResult)
+def search(req: SearchRequest, h: Holder) -> dict[str, Any]:
+    """The k nearest ids of each query vector, nearest first, with Euclidean distances."""
+    q = h.matrix(req.vectors, "vectors")
+    with h.lock:
+        dist, ids = h.index.search(q, req.k)
+        count = len(h.index)
+    d = [[x if math.isfinite(x) else None for x in row] for row in dist.astype(np.float64).tolist()]
+    return {"distances": d, "ids": ids.tolist(), "count": count}
+
+
+@router.post("/vectors", response_model=Count, dependencies=[Depends(require_writer)])
+def add(req: AddRequest, h: Holder) -> dict[str, int]:
+    """Add vectors under new ids (the web service calls this when it enrols faces)."""
+    v = h.matrix(req.vectors, "vectors")
+    if len(req.ids) != len(v):
+        raise LookalikeError(f"got {len(req.ids)} ids for {len(v)} vectors")
+    with h.lock:
+        try:
+            h.index.add(v, np.asarray(req.ids, dtype=np.int64))
+        except ValueError as exc:
+            raise LookalikeError(str(exc)) from exc
+        return {"count": len(h.index)}
+
+
+@router.post("/vectors/remove", response_model=Count, dependencies=[Depends(require_writer)])
+def remove(req: RemoveRequest, h: Holder) -> dict[str, int]:
+    """Remove ids; unknown ids are ignored."""
+    with h.lock:
+        h.index.remove(np.asarray(req.ids, dtype=np.int64))
+        return {"count": len(h.index)}
+
+
 def create_index_app(
     gallery_path: str | Path | None = None,
     index: str | None = None,
     token: str | None = None,
     holder: IndexHolder | None = None,
 ) -> FastAPI:
-    """The index service's ASGI app for a gallery folder (or an already-loaded ``holder``)."""
+    """The index service's ASGI app for a gallery folder (or an already-loaded ``holder``).
+
+    ``token``: the write token (default: ``LOOKALIKE_API_TOKEN``; ``""`` means none).
+    """
+    token = check_token(token) if token is not None else token_from_env()
     if holder is None:
         if gallery_path is None:
             raise LookalikeError("create_index_app needs a gallery folder")
         holder = IndexHolder.load(gallery_path, index)
     app = FastAPI(title="lookalike index service", version="1", summary="Vector search over a gallery's index.")
     app.state.holder = holder
+    app.state.token = token
     http_errors.install(app)
     app.add_middleware(BodyLimitMiddleware, max_body=MAX_BODY)
     app.add_middleware(SecurityHeadersMiddleware)
-
-    def get_holder() -> IndexHolder:
-        return holder  # type: ignore[return-value]
-
-    Holder = Annotated[IndexHolder, Depends(get_holder)]
-
-    def writer(authorization: Annotated[str | None, Header()] = None) -> None:
-        check_write_token(token, authorization)
-
-    @app.get("/health")
-    def health(h: Holder) -> dict[str, Any]:
-        """Liveness and what is loaded."""
-        return {"status": "ok", "count": len(h.index), "dim": h.index.dim, "embedder": h.embedder,
-                "index": h.name, "params": h.index.params}
-
-    @app.post("/search", response_model=SearchResult)
-    def search(req: SearchRequest, h: Holder) -> dict[str, Any]:
-        """The k nearest ids of each query vector, nearest first, with Euclidean distances."""
-        q = h.matrix(req.vectors, "vectors")
-        with h.lock:
-            dist, ids = h.index.search(q, req.k)
-            count = len(h.index)
-        d = [[None if not np.isfinite(x) else x for x in row] for row in dist.astype(np.float64).tolist()]
-        return {"distances": d, "ids": ids.tolist(), "count": count}
-
-    @app.post("/vectors", response_model=Count, dependencies=[Depends(writer)])
-    def add(req: AddRequest, h: Holder) -> dict[str, int]:
-        """Add vectors under new ids (the web service calls this when it enrols faces)."""
-        v = h.matrix(req.vectors, "vectors")
-        if len(req.ids) != len(v):
-            raise LookalikeError(f"got {len(req.ids)} ids for {len(v)} vectors")
-        with h.lock:
-            try:
-                h.index.add(v, np.asarray(req.ids, dtype=np.int64))
-            except ValueError as exc:
-                raise LookalikeError(str(exc)) from exc
-            return {"count": len(h.index)}
-
-    @app.post("/vectors/remove", response_model=Count, dependencies=[Depends(writer)])
-    def remove(req: RemoveRequest, h: Holder) -> dict[str, int]:
-        """Remove ids; unknown ids are ignored."""
-        with h.lock:
-            h.index.remove(np.asarray(req.ids, dtype=np.int64))
-            return {"count": len(h.index)}
-
+    app.include_router(router)
     return app
