@@ -107,7 +107,7 @@ class BodyLimitMiddleware:
 
     async def _reject(self, send: Send) -> None:
         body = json.dumps({"error": {"type": "ImageTooLargeError", "message":
-                                     f"the request is larger than {self.max_body / 1e6:.0f} MB"}}).encode()
+                                     f"the request is larger than {self.max_body / 2**20:.0f} MB"}}).encode()
         await send({"type": "http.response.start", "status": 413, "headers": [
             (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
             (b"connection", b"close")]})

@@ -22,5 +22,5 @@ async def index(request: Request, state: Annotated[ServiceState, Depends(get_sta
     counts = state.gallery.store.counts()
     return TEMPLATES.TemplateResponse(request, "index.html", {
         "people": counts["people"], "faces": counts["faces"], "k": DEFAULT_K, "max_k": MAX_K,
-        "max_mb": int(state.config.max_bytes / 1e6), "version": __version__,
+        "max_mb": round(state.config.max_bytes / 2**20), "max_bytes": state.config.max_bytes, "version": __version__,
     })

@@ -57,8 +57,8 @@
     result.hidden = true;
     if (!file) return;
     if (file.size > maxBytes) {
-      showError("This file is too large: it is " + (file.size / 1e6).toFixed(1) + " MB; the limit is " +
-                (maxBytes / 1e6).toFixed(0) + " MB.");
+      showError("This file is too large: it is " + (file.size / 1048576).toFixed(1) + " MB; the limit is " +
+                (maxBytes / 1048576).toFixed(0) + " MB.");
       return;
     }
     statusEl.textContent = "Looking for faces…";
