@@ -381,3 +381,18 @@ def test_answers_are_json_serialisable_numbers(client: TestClient, photos: dict[
     assert len(nb) == min(50, client.get("/api/health").json()["faces"])
     assert np.isfinite([n["distance"] for n in nb]).all()
     json.dumps(ans, allow_nan=False)
+
+
+def test_streamed_body_over_the_cap_is_refused(base_gallery: Path, pipeline: FacePipeline) -> None:
+    """A chunked upload with no Content-Length is cut off as soon as it passes the cap."""
+    cfg = ServiceConfig(max_bytes=1000)
+
+    def chunks() -> Iterator[bytes]:
+        yield b"--x\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.jpg\"\r\n\r\n"
+        for _ in range(64):
+            yield b"\xff" * 65536
+
+    with TestClient(create_app(base_gallery, token="", config=cfg, pipeline=pipeline)) as c:
+        r = c.post("/api/search", content=chunks(), headers={"content-type": "multipart/form-data; boundary=x"})
+        assert "content-length" not in r.request.headers
+        error(r, 413, "ImageTooLargeError")

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, Resp
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field, ValidationError
 
-from lookalike.errors import LookalikeError
+from lookalike.errors import ImageTooLargeError, LookalikeError, NoFaceError, UnreadableImageError
 from lookalike.recognition import DEFAULT_VOTERS, identify_vectors, verify_vectors
 from lookalike.service.analysis import Analysis, Timings, analyze, parse_selection
 from lookalike.service.config import DEFAULT_K, MAX_K
@@ -71,9 +71,9 @@ async def search(request: Request, response: Response, state: State) -> dict[str
         return await _search_vectors(request, state)
     if ctype != "multipart/form-data":
         raise HTTPException(415, "send a photo as multipart/form-data (field 'file') or vectors as JSON")
-    form = await request.form(max_files=1, max_fields=8)
-    params = _form_model(form)
-    data = await read_upload(form.get("file"), state.config.max_bytes)  # type: ignore[arg-type]
+    async with request.form(max_files=1, max_fields=8) as form:
+        params = _form_model(form)
+        data = await read_upload(form.get("file"), state.config.max_bytes)  # type: ignore[arg-type]
 
     def work() -> tuple[Analysis, list[Any], Timings]:
         t = Timings()
@@ -165,7 +165,7 @@ async def verify(
         for name, data, sel in (("first", data_a, face_a), ("second", data_b, face_b)):
             try:
                 out.append(_analyze(state, data, sel, t))
-            except LookalikeError as exc:
+            except (UnreadableImageError, ImageTooLargeError, NoFaceError) as exc:
                 raise type(exc)(f"{name} photo: {exc}") from exc
         return out[0], out[1], t
 
