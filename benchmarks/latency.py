@@ -13,6 +13,7 @@ rendering, JSON and the HTTP round trip.
 Query photos: the single-face photos of ``face_recognition_examples`` (people also in LFW and not),
 centre-cropped to 4:3 and resized to 640×480 in memory (nothing is written).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,9 +38,15 @@ STAGES = ["decode", "detect", "align", "embed", "search"]
 #: the seed project's figures, shown beside ours
 SEED = {"align": "20–200 ms", "embed": "50–100 ms", "search": "7–8 ms"}
 QUERY_PHOTOS = [
-    "biden/train_biden2.jpg", "obama/test_obama1.jpg", "obama/train_obama.jpg", "obama/train_obama2.jpg",
-    "kit_harington/train_john1.jpeg", "rose_leslie/train_img1.jpg", "rose_leslie/train_img2.jpg",
-    "alex_lacamoire/train_img1.jpg", "biden/train_biden.jpg",
+    "biden/train_biden2.jpg",
+    "obama/test_obama1.jpg",
+    "obama/train_obama.jpg",
+    "obama/train_obama2.jpg",
+    "kit_harington/train_john1.jpeg",
+    "rose_leslie/train_img1.jpg",
+    "rose_leslie/train_img2.jpg",
+    "alex_lacamoire/train_img1.jpg",
+    "biden/train_biden.jpg",
 ]
 
 
@@ -60,8 +67,9 @@ def photo_640x480(path: Path) -> bytes:
 
 
 def start(code: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-c", code], env=env, cwd=REPO,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return subprocess.Popen(
+        [sys.executable, "-c", code], env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
 
 
 def wait_up(url: str, proc: subprocess.Popen[bytes], path: str, timeout: float = 600) -> None:
@@ -88,8 +96,12 @@ def server_timing(header: str) -> dict[str, float]:
 
 def summary(values: list[float]) -> dict[str, float]:
     a = np.asarray(values, dtype=np.float64)
-    return {"p50": round(float(np.percentile(a, 50)), 3), "p95": round(float(np.percentile(a, 95)), 3),
-            "mean": round(float(a.mean()), 3), "n": int(len(a))}
+    return {
+        "p50": round(float(np.percentile(a, 50)), 3),
+        "p95": round(float(np.percentile(a, 95)), 3),
+        "mean": round(float(a.mean()), 3),
+        "n": int(len(a)),
+    }
 
 
 def machine() -> dict[str, Any]:
@@ -101,8 +113,13 @@ def machine() -> dict[str, Any]:
                 break
     except OSError:
         pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
-            "platform": platform.platform(), "load_avg_before": list(os.getloadavg())}
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "load_avg_before": list(os.getloadavg()),
+    }
 
 
 def main() -> None:
@@ -116,7 +133,9 @@ def main() -> None:
     args = ap.parse_args()
     if args.quick:
         args.requests = 20
-    out = args.out or REPO / "benchmarks" / "results" / ("quick/latency.json" if args.quick else "latency.json")
+    out = args.out or REPO / "benchmarks" / "results" / (
+        "quick/latency.json" if args.quick else "latency.json"
+    )
 
     sys.path.insert(0, str(REPO / "src"))
     from lookalike.settings import datasets_dir, default_gallery
@@ -134,14 +153,23 @@ def main() -> None:
     try:
         procs.append(start(serve + f"serve_index({str(gallery)!r}, port={p_index}, token='')", p_index, env))
         wait_up(url_index, procs[-1], "/health")
-        procs.append(start(serve + f"serve({str(gallery)!r}, port={p_one}, token='', log_level='warning')",
-                           p_one, env))
-        procs.append(start(serve + f"serve({str(gallery)!r}, port={p_two}, index_url={url_index!r}, token='', "
-                                   "log_level='warning')", p_two, env))
+        procs.append(
+            start(serve + f"serve({str(gallery)!r}, port={p_one}, token='', log_level='warning')", p_one, env)
+        )
+        procs.append(
+            start(
+                serve + f"serve({str(gallery)!r}, port={p_two}, index_url={url_index!r}, token='', "
+                "log_level='warning')",
+                p_two,
+                env,
+            )
+        )
         wait_up(url_one, procs[-2], "/api/health")
         wait_up(url_two, procs[-1], "/api/health")
         health = httpx.get(url_one + "/api/health").json()
-        print(f"gallery {gallery}: {health['faces']} faces, {health['people']} people, index {health['index']}")
+        print(
+            f"gallery {gallery}: {health['faces']} faces, {health['people']} people, index {health['index']}"
+        )
 
         modes = {"one-process": url_one, "two-service": url_two}
         clients = {m: httpx.Client(base_url=u, timeout=120) for m, u in modes.items()}
@@ -155,8 +183,9 @@ def main() -> None:
             raise SystemExit("no one-face query photo found")
         print(f"{len(single)} one-face 640×480 query photos: {', '.join(n for n, _ in single)}")
 
-        samples: dict[str, dict[str, list[float]]] = {m: {s: [] for s in [*STAGES, "respond", "total"]}
-                                                      for m in modes}
+        samples: dict[str, dict[str, list[float]]] = {
+            m: {s: [] for s in [*STAGES, "respond", "total"]} for m in modes
+        }
         answers_equal = True
         for i in range(args.warmup + args.requests):
             name, data = single[i % len(single)]
@@ -193,16 +222,34 @@ def main() -> None:
     added = {
         "total_p50_ms": round(two["total"]["p50"] - one["total"]["p50"], 3),
         "search_p50_ms": round(two["search"]["p50"] - one["search"]["p50"], 3),
-        "paired_total_median_ms": round(statistics.median(
-            b - a for a, b in zip(samples["one-process"]["total"], samples["two-service"]["total"])), 3),
+        "paired_total_median_ms": round(
+            statistics.median(
+                b - a for a, b in zip(samples["one-process"]["total"], samples["two-service"]["total"])
+            ),
+            3,
+        ),
     }
     result = {
-        "benchmark": "latency", "machine": {**machine(), "load_avg_after": list(os.getloadavg())},
-        "gallery": {"faces": health["faces"], "people": health["people"], "index": health["index"],
-                    "embedder": health["embedder"]},
-        "queries": {"photos": [n for n, _ in single], "size": "640x480", "k": args.k,
-                    "requests_per_mode": args.requests, "warmup": args.warmup, "interleaved": True},
-        "stages_ms": stats, "two_service_adds": added, "answers_equal": answers_equal, "seed_figures": SEED,
+        "benchmark": "latency",
+        "machine": {**machine(), "load_avg_after": list(os.getloadavg())},
+        "gallery": {
+            "faces": health["faces"],
+            "people": health["people"],
+            "index": health["index"],
+            "embedder": health["embedder"],
+        },
+        "queries": {
+            "photos": [n for n, _ in single],
+            "size": "640x480",
+            "k": args.k,
+            "requests_per_mode": args.requests,
+            "warmup": args.warmup,
+            "interleaved": True,
+        },
+        "stages_ms": stats,
+        "two_service_adds": added,
+        "answers_equal": answers_equal,
+        "seed_figures": SEED,
     }
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(".tmp")
@@ -211,10 +258,14 @@ def main() -> None:
 
     print(f"\n{'stage':<10}{'one p50':>10}{'one p95':>10}{'two p50':>10}{'two p95':>10}   seed")
     for s in [*STAGES, "respond", "total"]:
-        print(f"{s:<10}{one[s]['p50']:>10.2f}{one[s]['p95']:>10.2f}{two[s]['p50']:>10.2f}{two[s]['p95']:>10.2f}"
-              f"   {SEED.get(s, '')}")
-    print(f"two-service adds {added['total_p50_ms']:.2f} ms p50 end to end "
-          f"(search stage +{added['search_p50_ms']:.2f} ms); answers equal: {answers_equal}")
+        print(
+            f"{s:<10}{one[s]['p50']:>10.2f}{one[s]['p95']:>10.2f}{two[s]['p50']:>10.2f}{two[s]['p95']:>10.2f}"
+            f"   {SEED.get(s, '')}"
+        )
+    print(
+        f"two-service adds {added['total_p50_ms']:.2f} ms p50 end to end "
+        f"(search stage +{added['search_p50_ms']:.2f} ms); answers equal: {answers_equal}"
+    )
     print(f"wrote {out}")
 
 

@@ -1,4 +1,5 @@
 """Browser-test fixtures: Debian's chromium (installed with apt when missing), the live web service."""
+
 from __future__ import annotations
 
 import os
@@ -25,10 +26,14 @@ def find_chromium() -> str:
     if hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get"):
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
         subprocess.run(["apt-get", "update", "-q"], check=False, env=env, capture_output=True)
-        subprocess.run(["apt-get", "install", "-y", "-q", "chromium"], check=False, env=env, capture_output=True)
+        subprocess.run(
+            ["apt-get", "install", "-y", "-q", "chromium"], check=False, env=env, capture_output=True
+        )
         if path := shutil.which("chromium"):
             return path
-    pytest.fail("the browser tests need Chromium: `apt-get install -y chromium` (or deselect with -m 'not browser')")
+    pytest.fail(
+        "the browser tests need Chromium: `apt-get install -y chromium` (or deselect with -m 'not browser')"
+    )
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,7 @@
 """The page in headless Chromium: upload a real photo, see numbered boxes and the person in the top 5;
 a non-image, a photo without a face and a webcam snapshot give clear messages. Screenshots go to
 tests/artifacts/ (git-ignored)."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -38,15 +39,21 @@ def page_at(browser: Any, server_url: str) -> Iterator[Any]:
 
 def box_pixel(page: Any, i: int = 0) -> tuple[int, ...]:
     """Colour of the canvas on the left edge of face box ``i``, halfway down."""
-    return tuple(page.evaluate(
-        """(i) => { const c = document.getElementById('photo'); const b = JSON.parse(c.dataset.boxes)[i];
+    return tuple(
+        page.evaluate(
+            """(i) => { const c = document.getElementById('photo'); const b = JSON.parse(c.dataset.boxes)[i];
         const r = c.width / parseFloat(c.style.width);
-        const p = c.getContext('2d').getImageData(Math.round(b.x * r), Math.round((b.y + b.h / 2) * r), 1, 1).data;
-        return [p[0], p[1], p[2]]; }""", i))
+        const x = Math.round(b.x * r), y = Math.round((b.y + b.h / 2) * r);
+        const p = c.getContext('2d').getImageData(x, y, 1, 1).data;
+        return [p[0], p[1], p[2]]; }""",
+            i,
+        )
+    )
 
 
-def test_upload_shows_boxes_and_the_person_in_the_top_5(page_at: Any, photos: dict[str, Path],
-                                                         artifacts: Path) -> None:
+def test_upload_shows_boxes_and_the_person_in_the_top_5(
+    page_at: Any, photos: dict[str, Path], artifacts: Path
+) -> None:
     page = page_at(PHONE)
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]  # no sideways scrolling
     page.set_input_files("#file", str(photos["biden"]))
@@ -87,8 +94,10 @@ def test_several_faces_can_be_selected(page_at: Any, photos: dict[str, Path], ar
 
 def test_non_image_and_no_face_show_errors(page_at: Any, photos: dict[str, Path], artifacts: Path) -> None:
     page = page_at(PHONE)
-    page.set_input_files("#file", files=[{"name": "notes.txt", "mimeType": "text/plain",
-                                          "buffer": b"these are notes, not a photo"}])
+    page.set_input_files(
+        "#file",
+        files=[{"name": "notes.txt", "mimeType": "text/plain", "buffer": b"these are notes, not a photo"}],
+    )
     err = page.locator("#error")
     err.wait_for(state="visible", timeout=30_000)
     assert "could not be read as a photo" in err.inner_text()
@@ -96,8 +105,9 @@ def test_non_image_and_no_face_show_errors(page_at: Any, photos: dict[str, Path]
     page.screenshot(path=str(artifacts / "browser-not-an-image.png"), full_page=True)
 
     page.set_input_files("#file", str(photos["dogs"]))
-    page.wait_for_function("() => document.getElementById('error').textContent.startsWith('No face found')",
-                           timeout=60_000)
+    page.wait_for_function(
+        "() => document.getElementById('error').textContent.startsWith('No face found')", timeout=60_000
+    )
     page.screenshot(path=str(artifacts / "browser-no-face.png"), full_page=True)
 
 
@@ -108,7 +118,8 @@ def test_webcam_snapshot_is_sent(page_at: Any, artifacts: Path) -> None:
     page.wait_for_function("() => document.getElementById('video').videoWidth > 0", timeout=30_000)
     assert page.locator("#webcam").is_visible()
     page.click("#snap")
-    page.wait_for_function("() => document.getElementById('error').textContent.startsWith('No face found')",
-                           timeout=60_000)
+    page.wait_for_function(
+        "() => document.getElementById('error').textContent.startsWith('No face found')", timeout=60_000
+    )
     assert page.locator("#webcam").is_hidden()
     page.screenshot(path=str(artifacts / "browser-webcam.png"), full_page=True)

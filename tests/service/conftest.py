@@ -1,4 +1,5 @@
 """Fixtures of the service tests: a small real gallery (LFW photos), the models loaded once, apps."""
+
 from __future__ import annotations
 
 import shutil
@@ -11,8 +12,18 @@ from lookalike.faces.pipeline import FacePipeline
 from lookalike.gallery import Gallery, SourceItem, lfw
 
 #: Joseph Biden is in the gallery with his LFW photos; queries are other photos of him
-PEOPLE = ["Joseph_Biden", "Aaron_Peirsol", "Abdullah_Gul", "Adrien_Brody", "Alejandro_Toledo", "Ali_Naimi",
-          "Amelie_Mauresmo", "Andre_Agassi", "Angelina_Jolie", "Ann_Veneman"]
+PEOPLE = [
+    "Joseph_Biden",
+    "Aaron_Peirsol",
+    "Abdullah_Gul",
+    "Adrien_Brody",
+    "Alejandro_Toledo",
+    "Ali_Naimi",
+    "Amelie_Mauresmo",
+    "Andre_Agassi",
+    "Angelina_Jolie",
+    "Ann_Veneman",
+]
 PER_PERSON = 5
 
 

@@ -1,4 +1,5 @@
 """Run an ASGI app with a real uvicorn server in a background thread, on a free loopback port."""
+
 from __future__ import annotations
 
 import socket
@@ -28,8 +29,11 @@ def free_port() -> int:
 def live_server(app: Any, port: int | None = None) -> Iterator[str]:
     """Serve ``app`` until the block ends; yields its base URL."""
     port = port or free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                           lifespan="on", timeout_keep_alive=5))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", timeout_keep_alive=5
+        )
+    )
     thread = threading.Thread(target=server.run, name=f"uvicorn-{port}", daemon=True)
     thread.start()
     deadline = time.monotonic() + 30

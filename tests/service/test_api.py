@@ -1,4 +1,5 @@
 """REST API on a real gallery of LFW photos: every endpoint, with good and bad input."""
+
 from __future__ import annotations
 
 import io
@@ -64,7 +65,11 @@ def test_page_static_and_security_headers(client: TestClient) -> None:
         assert "script-src 'self'" in h["content-security-policy"]
         assert "frame-ancestors 'none'" in h["content-security-policy"]
         assert "unsafe-inline" not in h["content-security-policy"]
-    assert client.get("/static/app.js").headers["content-type"].startswith(("text/javascript", "application/javascript"))
+    assert (
+        client.get("/static/app.js")
+        .headers["content-type"]
+        .startswith(("text/javascript", "application/javascript"))
+    )
     assert client.get("/static/../app.py").status_code == 404
     assert client.get("/static/%2e%2e/app.py").status_code == 404
 
@@ -72,10 +77,17 @@ def test_page_static_and_security_headers(client: TestClient) -> None:
 def test_openapi_lists_every_endpoint(client: TestClient) -> None:
     spec = client.get("/openapi.json").json()
     paths = spec["paths"]
-    for path, method in [("/api/search", "post"), ("/api/verify", "post"), ("/api/identify", "post"),
-                         ("/api/gallery/faces", "post"), ("/api/gallery/faces/{face_id}", "delete"),
-                         ("/api/gallery/people", "get"), ("/api/gallery/faces/{face_id}/thumbnail", "get"),
-                         ("/api/gallery/faces/{face_id}/image", "get"), ("/api/health", "get")]:
+    for path, method in [
+        ("/api/search", "post"),
+        ("/api/verify", "post"),
+        ("/api/identify", "post"),
+        ("/api/gallery/faces", "post"),
+        ("/api/gallery/faces/{face_id}", "delete"),
+        ("/api/gallery/people", "get"),
+        ("/api/gallery/faces/{face_id}/thumbnail", "get"),
+        ("/api/gallery/faces/{face_id}/image", "get"),
+        ("/api/health", "get"),
+    ]:
         assert method in paths[path], path
     body = paths["/api/search"]["post"]["requestBody"]["content"]
     assert {"multipart/form-data", "application/json"} <= set(body)
@@ -121,24 +133,41 @@ def test_search_face_selection(client: TestClient, photos: dict[str, Path]) -> N
     everyone = client.post("/api/search", files=upload(photos["obama_and_biden"]), data={"k": "3"}).json()
     n = everyone["face_count"]
     assert n >= 2 and [f["number"] for f in everyone["faces"]] == list(range(1, n + 1))
-    areas = [(f["box"]["right"] - f["box"]["left"]) * (f["box"]["bottom"] - f["box"]["top"]) for f in everyone["faces"]]
+    areas = [
+        (f["box"]["right"] - f["box"]["left"]) * (f["box"]["bottom"] - f["box"]["top"])
+        for f in everyone["faces"]
+    ]
     assert areas == sorted(areas, reverse=True)
     assert "Joseph_Biden" in [f["neighbours"][0]["person"] for f in everyone["faces"][:2]]
     for number in (2, "largest"):
-        one = client.post("/api/search", files=upload(photos["obama_and_biden"]), data={"k": "3", "face": str(number)})
+        one = client.post(
+            "/api/search", files=upload(photos["obama_and_biden"]), data={"k": "3", "face": str(number)}
+        )
         assert one.status_code == 200
         [face] = one.json()["faces"]
         want = everyone["faces"][(number if isinstance(number, int) else 1) - 1]
         assert face["box"] == want["box"] and one.json()["face_count"] == n
         assert [x["face_id"] for x in face["neighbours"]] == [x["face_id"] for x in want["neighbours"]]
         # one query or a batch of several: BLAS may round the last digit differently
-        assert np.allclose([x["distance"] for x in face["neighbours"]], [x["distance"] for x in want["neighbours"]],
-                           atol=1e-5)
-    msg = error(client.post("/api/search", files=upload(photos["obama_and_biden"]), data={"face": "99"}),
-                400, "LookalikeError")
+        assert np.allclose(
+            [x["distance"] for x in face["neighbours"]],
+            [x["distance"] for x in want["neighbours"]],
+            atol=1e-5,
+        )
+    msg = error(
+        client.post("/api/search", files=upload(photos["obama_and_biden"]), data={"face": "99"}),
+        400,
+        "LookalikeError",
+    )
     assert f"{n} face" in msg
-    error(client.post("/api/search", files=upload(photos["biden"]), data={"face": "nobody"}), 400, "LookalikeError")
-    error(client.post("/api/search", files=upload(photos["biden"]), data={"face": "0"}), 400, "LookalikeError")
+    error(
+        client.post("/api/search", files=upload(photos["biden"]), data={"face": "nobody"}),
+        400,
+        "LookalikeError",
+    )
+    error(
+        client.post("/api/search", files=upload(photos["biden"]), data={"face": "0"}), 400, "LookalikeError"
+    )
 
 
 @pytest.mark.parametrize("k", ["0", "101", "ten"])
@@ -163,21 +192,40 @@ def test_search_vectors_as_json(client: TestClient, base_gallery: Path) -> None:
     error(client.post("/api/search", json={"vector": "abc"}), 422, "ValidationError")
     error(client.post("/api/search", json={"vector": [0.1] * 128, "k": 0}), 422, "ValidationError")
     nan = '{"vector": [NaN' + ", 0.1" * 127 + "]}"
-    error(client.post("/api/search", content=nan, headers={"content-type": "application/json"}), 400, "LookalikeError")
-    error(client.post("/api/search", content=b"{not json", headers={"content-type": "application/json"}),
-          400, "LookalikeError")
-    error(client.post("/api/search", content=b"hello", headers={"content-type": "text/plain"}), 415, "HTTPError")
+    error(
+        client.post("/api/search", content=nan, headers={"content-type": "application/json"}),
+        400,
+        "LookalikeError",
+    )
+    error(
+        client.post("/api/search", content=b"{not json", headers={"content-type": "application/json"}),
+        400,
+        "LookalikeError",
+    )
+    error(
+        client.post("/api/search", content=b"hello", headers={"content-type": "text/plain"}), 415, "HTTPError"
+    )
 
 
 def test_search_bad_uploads(client: TestClient, photos: dict[str, Path]) -> None:
-    error(client.post("/api/search", files=upload(b"this is not an image", "notes.txt")), 415, "UnreadableImageError")
+    error(
+        client.post("/api/search", files=upload(b"this is not an image", "notes.txt")),
+        415,
+        "UnreadableImageError",
+    )
     error(client.post("/api/search", files=upload(b"", "empty.jpg")), 415, "UnreadableImageError")
     truncated = photos["biden"].read_bytes()[:3000]
     error(client.post("/api/search", files=upload(truncated)), 415, "UnreadableImageError")
-    error(client.post("/api/search", data={"k": "5"}, files={"other": ("x", b"1")}), 415, "UnreadableImageError")
+    error(
+        client.post("/api/search", data={"k": "5"}, files={"other": ("x", b"1")}), 415, "UnreadableImageError"
+    )
     msg = error(client.post("/api/search", files=upload(photos["dogs"])), 422, "NoFaceError")
     assert "no face" in msg
-    bad = client.post("/api/search", content=b"--xyz\r\nbroken", headers={"content-type": "multipart/form-data; boundary=xyz"})
+    bad = client.post(
+        "/api/search",
+        content=b"--xyz\r\nbroken",
+        headers={"content-type": "multipart/form-data; boundary=xyz"},
+    )
     assert bad.status_code in (400, 415, 422)
 
 
@@ -188,19 +236,25 @@ def test_size_and_pixel_caps(base_gallery: Path, pipeline: FacePipeline, photos:
         assert "MB" in error(c.post("/api/search", files=upload(data)), 413, "ImageTooLargeError")
         big = b"x" * (cfg.max_body + 10)
         assert "larger than" in error(c.post("/api/search", files=upload(big)), 413, "ImageTooLargeError")
-    with TestClient(create_app(base_gallery, token="", config=ServiceConfig(max_pixels=500_000),
-                               pipeline=pipeline)) as c:
+    with TestClient(
+        create_app(base_gallery, token="", config=ServiceConfig(max_pixels=500_000), pipeline=pipeline)
+    ) as c:
         assert "megapixels" in error(c.post("/api/search", files=upload(data)), 413, "ImageTooLargeError")
 
 
-def test_request_timeout_answers_503(base_gallery: Path, pipeline: FacePipeline, photos: dict[str, Path]) -> None:
+def test_request_timeout_answers_503(
+    base_gallery: Path, pipeline: FacePipeline, photos: dict[str, Path]
+) -> None:
     cfg = ServiceConfig(request_timeout=0.001)
     with TestClient(create_app(base_gallery, token="", config=cfg, pipeline=pipeline)) as c:
-        assert "busy" in error(c.post("/api/search", files=upload(photos["biden"])), 503, "ServiceUnavailableError")
+        assert "busy" in error(
+            c.post("/api/search", files=upload(photos["biden"])), 503, "ServiceUnavailableError"
+        )
 
 
-def test_cpu_work_does_not_block_the_server(base_gallery: Path, pipeline: FacePipeline,
-                                            photos: dict[str, Path]) -> None:
+def test_cpu_work_does_not_block_the_server(
+    base_gallery: Path, pipeline: FacePipeline, photos: dict[str, Path]
+) -> None:
     """While a photo is analysed in the thread pool, the event loop still answers other requests."""
     app = create_app(base_gallery, token="", pipeline=pipeline)
     data = photos["obama_and_biden"].read_bytes()
@@ -237,31 +291,57 @@ def test_identify(client: TestClient, photos: dict[str, Path]) -> None:
 
     error(client.post("/api/identify", files=upload(b"GIF89a nonsense")), 415, "UnreadableImageError")
     error(client.post("/api/identify", files=upload(photos["dogs"])), 422, "NoFaceError")
-    error(client.post("/api/identify", files=upload(photos["biden"]), data={"k": "0"}), 422, "ValidationError")
+    error(
+        client.post("/api/identify", files=upload(photos["biden"]), data={"k": "0"}), 422, "ValidationError"
+    )
     error(client.post("/api/identify", data={"k": "3"}), 422, "ValidationError")
 
 
 def test_verify(client: TestClient, photos: dict[str, Path], lfw_root: Path) -> None:
-    same = client.post("/api/verify", files={**upload(photos["biden"], field="file_a"),
-                                             **upload(lfw_root / "Joseph_Biden" / "Joseph_Biden_0001.jpg",
-                                                      field="file_b")})
+    same = client.post(
+        "/api/verify",
+        files={
+            **upload(photos["biden"], field="file_a"),
+            **upload(lfw_root / "Joseph_Biden" / "Joseph_Biden_0001.jpg", field="file_b"),
+        },
+    )
     assert same.status_code == 200, same.text
     s = same.json()
     assert s["same"] and s["distance"] <= s["threshold"] and s["similarity"] > 50
-    diff = client.post("/api/verify", files={**upload(photos["biden"], field="file_a"),
-                                             **upload(photos["aaron_lfw"], field="file_b")}).json()
+    diff = client.post(
+        "/api/verify",
+        files={**upload(photos["biden"], field="file_a"), **upload(photos["aaron_lfw"], field="file_b")},
+    ).json()
     assert not diff["same"] and diff["distance"] > diff["threshold"] and diff["similarity"] < 50
     assert diff["threshold"] == s["threshold"]
 
     error(client.post("/api/verify", files=upload(photos["biden"], field="file_a")), 422, "ValidationError")
-    msg = error(client.post("/api/verify", files={**upload(photos["biden"], field="file_a"),
-                                                  **upload(photos["dogs"], field="file_b")}), 422, "NoFaceError")
+    msg = error(
+        client.post(
+            "/api/verify",
+            files={**upload(photos["biden"], field="file_a"), **upload(photos["dogs"], field="file_b")},
+        ),
+        422,
+        "NoFaceError",
+    )
     assert msg.startswith("second photo")
-    error(client.post("/api/verify", files={**upload(b"junk", field="file_a"),
-                                            **upload(photos["biden"], field="file_b")}), 415, "UnreadableImageError")
-    error(client.post("/api/verify", files={**upload(photos["biden"], field="file_a"),
-                                            **upload(photos["biden"], field="file_b")}, data={"face_a": "all"}),
-          400, "LookalikeError")
+    error(
+        client.post(
+            "/api/verify",
+            files={**upload(b"junk", field="file_a"), **upload(photos["biden"], field="file_b")},
+        ),
+        415,
+        "UnreadableImageError",
+    )
+    error(
+        client.post(
+            "/api/verify",
+            files={**upload(photos["biden"], field="file_a"), **upload(photos["biden"], field="file_b")},
+            data={"face_a": "all"},
+        ),
+        400,
+        "LookalikeError",
+    )
 
 
 # the gallery ------------------------------------------------------------------------------------
@@ -283,19 +363,29 @@ def test_pictures_only_by_face_id(client: TestClient) -> None:
         error(client.get(f"/api/gallery/faces/0/{kind}"), 422, "ValidationError")
         error(client.get(f"/api/gallery/faces/abc/{kind}"), 422, "ValidationError")
         assert client.get(f"/api/gallery/faces/..%2F..%2Fetc%2Fpasswd/{kind}").status_code in (404, 422)
-        assert client.get(f"/api/gallery/faces/1/{kind}?path=/etc/passwd").headers["content-type"] == "image/jpeg"
+        assert (
+            client.get(f"/api/gallery/faces/1/{kind}?path=/etc/passwd").headers["content-type"]
+            == "image/jpeg"
+        )
 
 
-def test_enrol_search_delete(gallery_copy: Path, pipeline: FacePipeline, photos: dict[str, Path], no_env_token: None) -> None:
+def test_enrol_search_delete(
+    gallery_copy: Path, pipeline: FacePipeline, photos: dict[str, Path], no_env_token: None
+) -> None:
     with TestClient(create_app(gallery_copy, pipeline=pipeline)) as c:
         faces_before = c.get("/api/health").json()["faces"]
         before = c.post("/api/search", files=upload(photos["obama"]), data={"k": "3"}).json()
         assert all(n["person"] != "Barack Obama" for n in before["faces"][0]["neighbours"])
 
-        resp = c.post("/api/gallery/faces", data={"person": " Barack Obama "},
-                      files=[("files", ("a.jpg", photos["obama_enrol"].read_bytes(), "image/jpeg")),
-                             ("files", ("b.jpg", photos["obama_enrol2"].read_bytes(), "image/jpeg")),
-                             ("files", ("c.txt", b"not a photo", "text/plain"))])
+        resp = c.post(
+            "/api/gallery/faces",
+            data={"person": " Barack Obama "},
+            files=[
+                ("files", ("a.jpg", photos["obama_enrol"].read_bytes(), "image/jpeg")),
+                ("files", ("b.jpg", photos["obama_enrol2"].read_bytes(), "image/jpeg")),
+                ("files", ("c.txt", b"not a photo", "text/plain")),
+            ],
+        )
         assert resp.status_code == 201, resp.text
         ans = resp.json()
         assert ans["person"] == "Barack Obama" and [a["file"] for a in ans["added"]] == ["a.jpg", "b.jpg"]
@@ -310,20 +400,41 @@ def test_enrol_search_delete(gallery_copy: Path, pipeline: FacePipeline, photos:
         assert c.get(top["thumbnail_url"]).status_code == 200
         assert "Barack Obama" in [p["name"] for p in c.get("/api/gallery/people").json()["people"]]
 
-        again = c.post("/api/gallery/faces", data={"person": "Barack Obama"},
-                       files=[("files", ("a.jpg", photos["obama_enrol"].read_bytes(), "image/jpeg"))])
+        again = c.post(
+            "/api/gallery/faces",
+            data={"person": "Barack Obama"},
+            files=[("files", ("a.jpg", photos["obama_enrol"].read_bytes(), "image/jpeg"))],
+        )
         assert again.status_code == 200 and again.json()["added"] == []
         assert "already" in again.json()["skipped"][0]["reason"]
 
-        error(c.post("/api/gallery/faces", data={"person": "X"}, files=upload(b"junk", field="files")),
-              415, "UnreadableImageError")
-        error(c.post("/api/gallery/faces", data={"person": "X"}, files=upload(photos["dogs"], field="files")),
-              422, "NoFaceError")
-        error(c.post("/api/gallery/faces", data={"person": "   "}, files=upload(photos["biden"], field="files")),
-              400, "LookalikeError")
-        error(c.post("/api/gallery/faces", data={"person": "a\x00b"}, files=upload(photos["biden"], field="files")),
-              400, "LookalikeError")
-        error(c.post("/api/gallery/faces", files=upload(photos["biden"], field="files")), 422, "ValidationError")
+        error(
+            c.post("/api/gallery/faces", data={"person": "X"}, files=upload(b"junk", field="files")),
+            415,
+            "UnreadableImageError",
+        )
+        error(
+            c.post("/api/gallery/faces", data={"person": "X"}, files=upload(photos["dogs"], field="files")),
+            422,
+            "NoFaceError",
+        )
+        error(
+            c.post(
+                "/api/gallery/faces", data={"person": "   "}, files=upload(photos["biden"], field="files")
+            ),
+            400,
+            "LookalikeError",
+        )
+        error(
+            c.post(
+                "/api/gallery/faces", data={"person": "a\x00b"}, files=upload(photos["biden"], field="files")
+            ),
+            400,
+            "LookalikeError",
+        )
+        error(
+            c.post("/api/gallery/faces", files=upload(photos["biden"], field="files")), 422, "ValidationError"
+        )
         error(c.post("/api/gallery/faces", data={"person": "X"}), 422, "ValidationError")
 
         for fid in new_ids:
@@ -342,14 +453,22 @@ def test_enrol_search_delete(gallery_copy: Path, pipeline: FacePipeline, photos:
 TOKEN = "s3cret-token-for-the-tests-0123456789"
 
 
-def test_token_rule(gallery_copy: Path, pipeline: FacePipeline, photos: dict[str, Path],
-                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_token_rule(
+    gallery_copy: Path, pipeline: FacePipeline, photos: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("LOOKALIKE_API_TOKEN", TOKEN)
-    enrol = {"data": {"person": "Barack Obama"},
-             "files": [("files", ("a.jpg", photos["obama_enrol"].read_bytes(), "image/jpeg"))]}
+    enrol = {
+        "data": {"person": "Barack Obama"},
+        "files": [("files", ("a.jpg", photos["obama_enrol"].read_bytes(), "image/jpeg"))],
+    }
     with TestClient(create_app(gallery_copy, pipeline=pipeline)) as c:  # token from the environment
-        for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": f"Basic {TOKEN}"},
-                        {"Authorization": f"Bearer {TOKEN[:-1]}"}, {"Authorization": "Bearer"}):
+        for headers in (
+            {},
+            {"Authorization": "Bearer wrong"},
+            {"Authorization": f"Basic {TOKEN}"},
+            {"Authorization": f"Bearer {TOKEN[:-1]}"},
+            {"Authorization": "Bearer"},
+        ):
             r = c.post("/api/gallery/faces", headers=headers, **enrol)
             error(r, 401, "AuthorizationError")
             assert r.headers["www-authenticate"] == "Bearer"
@@ -388,11 +507,13 @@ def test_streamed_body_over_the_cap_is_refused(base_gallery: Path, pipeline: Fac
     cfg = ServiceConfig(max_bytes=1000)
 
     def chunks() -> Iterator[bytes]:
-        yield b"--x\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.jpg\"\r\n\r\n"
+        yield b'--x\r\nContent-Disposition: form-data; name="file"; filename="a.jpg"\r\n\r\n'
         for _ in range(64):
             yield b"\xff" * 65536
 
     with TestClient(create_app(base_gallery, token="", config=cfg, pipeline=pipeline)) as c:
-        r = c.post("/api/search", content=chunks(), headers={"content-type": "multipart/form-data; boundary=x"})
+        r = c.post(
+            "/api/search", content=chunks(), headers={"content-type": "multipart/form-data; boundary=x"}
+        )
         assert "content-length" not in r.request.headers
         error(r, 413, "ImageTooLargeError")

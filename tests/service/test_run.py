@@ -1,4 +1,5 @@
-"""Starting the services as a user does: `python -m lookalike.service [index]` (run.serve / run.serve_index)."""
+"""Starting the services as a user does: `python -m lookalike.service [index]` (run.serve, serve_index)."""
+
 from __future__ import annotations
 
 import os
@@ -17,8 +18,13 @@ SRC = str(Path(__file__).resolve().parents[2] / "src")
 def start(*args: str) -> subprocess.Popen[str]:
     env = {**os.environ, "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", "")}
     env.pop("LOOKALIKE_API_TOKEN", None)
-    return subprocess.Popen([sys.executable, "-m", "lookalike.service", *args], env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    return subprocess.Popen(
+        [sys.executable, "-m", "lookalike.service", *args],
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
 
 
 def wait_json(url: str, proc: subprocess.Popen[str], timeout: float = 120) -> dict:

@@ -1,4 +1,5 @@
 """Two-service mode: the index service over real HTTP (uvicorn), and answers equal to one process."""
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -31,7 +32,9 @@ def index_url(base_gallery: Path) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def one_and_two(base_gallery: Path, pipeline: FacePipeline, index_url: str) -> Iterator[tuple[TestClient, TestClient]]:
+def one_and_two(
+    base_gallery: Path, pipeline: FacePipeline, index_url: str
+) -> Iterator[tuple[TestClient, TestClient]]:
     one = create_app(base_gallery, token="", pipeline=pipeline)
     two = create_app(base_gallery, index_url=index_url, token=TOKEN, pipeline=pipeline)
     with TestClient(one) as a, TestClient(two) as b:
@@ -51,8 +54,9 @@ def same_answer(x: dict, y: dict) -> None:
 
 
 @pytest.mark.parametrize("name", ["biden", "obama_and_biden", "group", "stranger"])
-def test_search_equal_in_both_modes(one_and_two: tuple[TestClient, TestClient], photos: dict[str, Path],
-                                    name: str) -> None:
+def test_search_equal_in_both_modes(
+    one_and_two: tuple[TestClient, TestClient], photos: dict[str, Path], name: str
+) -> None:
     one, two = one_and_two
     assert two.get("/api/health").json()["mode"] == "two-service"
     a = one.post("/api/search", files=upload(photos[name]), data={"k": "10"})
@@ -62,8 +66,9 @@ def test_search_equal_in_both_modes(one_and_two: tuple[TestClient, TestClient], 
     assert a.json()["faces"][0]["neighbours"]  # not trivially equal
 
 
-def test_identify_and_vectors_equal_in_both_modes(one_and_two: tuple[TestClient, TestClient],
-                                                  photos: dict[str, Path], base_gallery: Path) -> None:
+def test_identify_and_vectors_equal_in_both_modes(
+    one_and_two: tuple[TestClient, TestClient], photos: dict[str, Path], base_gallery: Path
+) -> None:
     one, two = one_and_two
     a = one.post("/api/identify", files=upload(photos["biden"])).json()
     b = two.post("/api/identify", files=upload(photos["biden"])).json()
@@ -89,19 +94,45 @@ def test_index_service_api(index_url: str, base_gallery: Path) -> None:
         assert resp.status_code == status, resp.text
         return resp.json()["error"]["type"]
 
-    assert err(httpx.post(f"{index_url}/search", json={"vectors": [[0.0] * 5], "k": 1}), 400) == "IndexMismatchError"
+    assert (
+        err(httpx.post(f"{index_url}/search", json={"vectors": [[0.0] * 5], "k": 1}), 400)
+        == "IndexMismatchError"
+    )
     assert err(httpx.post(f"{index_url}/search", json={"vectors": [[0.0] * 128, [0.0]], "k": 1}), 400)
-    for bad in ({"vectors": [[0.0] * 128], "k": 0}, {"vectors": [[0.0] * 128], "k": "3"}, {"vectors": [], "k": 1},
-                {"vectors": "abc", "k": 1}, [1, 2], {"vectors": [["a"] * 128], "k": 1}):
-        assert err(httpx.post(f"{index_url}/search", json=bad), 400) in ("LookalikeError", "IndexMismatchError")
-    assert err(httpx.post(f"{index_url}/search", content=b"{oops", headers={"content-type": "application/json"}),
-               400) == "LookalikeError"
+    for bad in (
+        {"vectors": [[0.0] * 128], "k": 0},
+        {"vectors": [[0.0] * 128], "k": "3"},
+        {"vectors": [], "k": 1},
+        {"vectors": "abc", "k": 1},
+        [1, 2],
+        {"vectors": [["a"] * 128], "k": 1},
+    ):
+        assert err(httpx.post(f"{index_url}/search", json=bad), 400) in (
+            "LookalikeError",
+            "IndexMismatchError",
+        )
+    assert (
+        err(
+            httpx.post(f"{index_url}/search", content=b"{oops", headers={"content-type": "application/json"}),
+            400,
+        )
+        == "LookalikeError"
+    )
     nan = '{"vectors": [[NaN' + ", 0" * 127 + ']], "k": 1}'
-    assert err(httpx.post(f"{index_url}/search", content=nan, headers={"content-type": "application/json"}), 400)
+    assert err(
+        httpx.post(f"{index_url}/search", content=nan, headers={"content-type": "application/json"}), 400
+    )
     # writes need the token
     assert err(httpx.post(f"{index_url}/vectors", json={"vectors": [[0.0] * 128], "ids": [10**6]}), 401)
-    assert err(httpx.post(f"{index_url}/vectors/remove", json={"ids": [1]},
-                          headers={"Authorization": "Bearer nope"}), 401) == "AuthorizationError"
+    assert (
+        err(
+            httpx.post(
+                f"{index_url}/vectors/remove", json={"ids": [1]}, headers={"Authorization": "Bearer nope"}
+            ),
+            401,
+        )
+        == "AuthorizationError"
+    )
 
 
 def test_client_errors_are_typed(index_url: str) -> None:
@@ -111,14 +142,19 @@ def test_client_errors_are_typed(index_url: str) -> None:
         IndexClient(index_url).search(np.zeros((1, 3), np.float32), 1)
 
 
-def test_enrol_and_delete_reach_the_index_service(gallery_copy: Path, pipeline: FacePipeline,
-                                                  photos: dict[str, Path]) -> None:
+def test_enrol_and_delete_reach_the_index_service(
+    gallery_copy: Path, pipeline: FacePipeline, photos: dict[str, Path]
+) -> None:
     auth = {"Authorization": f"Bearer {TOKEN}"}
     with live_server(create_index_app(gallery_copy, token=TOKEN)) as url:
         with TestClient(create_app(gallery_copy, index_url=url, token=TOKEN, pipeline=pipeline)) as c:
             n0 = httpx.get(f"{url}/health").json()["count"]
-            r = c.post("/api/gallery/faces", data={"person": "Barack Obama"}, headers=auth,
-                       files=[("files", ("a.jpg", photos["obama_enrol"].read_bytes(), "image/jpeg"))])
+            r = c.post(
+                "/api/gallery/faces",
+                data={"person": "Barack Obama"},
+                headers=auth,
+                files=[("files", ("a.jpg", photos["obama_enrol"].read_bytes(), "image/jpeg"))],
+            )
             assert r.status_code == 201, r.text
             fid = r.json()["added"][0]["face_id"]
             assert httpx.get(f"{url}/health").json()["count"] == n0 + 1
@@ -131,12 +167,15 @@ def test_enrol_and_delete_reach_the_index_service(gallery_copy: Path, pipeline: 
         assert httpx.get(f"{url}/health").json()["count"] == n0
 
 
-def test_web_service_reports_a_missing_index_service(base_gallery: Path, pipeline: FacePipeline,
-                                                     photos: dict[str, Path]) -> None:
+def test_web_service_reports_a_missing_index_service(
+    base_gallery: Path, pipeline: FacePipeline, photos: dict[str, Path]
+) -> None:
     url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     with TestClient(create_app(base_gallery, index_url=url, token="", pipeline=pipeline)) as c:
         h = c.get("/api/health")
-        assert h.status_code == 503 and h.json()["status"] == "degraded" and "unreachable" in h.json()["detail"]
+        assert (
+            h.status_code == 503 and h.json()["status"] == "degraded" and "unreachable" in h.json()["detail"]
+        )
         r = c.post("/api/search", files=upload(photos["biden"]))
         assert r.status_code == 503 and r.json()["error"]["type"] == "ServiceUnavailableError"
         assert c.get("/api/gallery/people").status_code == 200  # the store still answers

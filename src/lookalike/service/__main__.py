@@ -13,11 +13,20 @@ from lookalike.settings import default_gallery
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m lookalike.service", description="Serve the look-alike page and API.")
-    ap.add_argument("what", nargs="?", choices=["web", "index"], default="web",
-                    help="web: page + REST API (default); index: the vector-only index service")
+    ap = argparse.ArgumentParser(
+        prog="python -m lookalike.service", description="Serve the look-alike page and API."
+    )
+    ap.add_argument(
+        "what",
+        nargs="?",
+        choices=["web", "index"],
+        default="web",
+        help="web: page + REST API (default); index: the vector-only index service",
+    )
     ap.add_argument("--gallery", default=None, help="gallery folder (default: the per-user gallery)")
-    ap.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
+    ap.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)"
+    )
     ap.add_argument("--port", type=int, default=None, help="port (default 8000; 8001 for the index service)")
     ap.add_argument("--index-url", default=None, help="two-service mode: base URL of a running index service")
     args = ap.parse_args(argv)

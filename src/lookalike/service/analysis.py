@@ -36,7 +36,9 @@ def parse_selection(value: str | int | None) -> Selection:
     try:
         n = int(value)
     except (TypeError, ValueError):
-        raise LookalikeError(f"face must be 'all', 'largest', 'center' or a face number ≥ 1, got {value!r}") from None
+        raise LookalikeError(
+            f"face must be 'all', 'largest', 'center' or a face number ≥ 1, got {value!r}"
+        ) from None
     if n < 1:
         raise LookalikeError(f"face numbers start at 1 (the largest face), got {n}")
     return n

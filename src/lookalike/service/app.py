@@ -34,8 +34,9 @@ log = logging.getLogger("lookalike.service")
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
 
-def open_gallery(gallery_path: str | Path, index_url: str | None, token: str | None,
-                 client: IndexClient | None = None) -> Gallery:
+def open_gallery(
+    gallery_path: str | Path, index_url: str | None, token: str | None, client: IndexClient | None = None
+) -> Gallery:
     """The gallery in one-process mode, or its store with a remote index in two-service mode."""
     if index_url is None and client is None:
         return Gallery.open(gallery_path, create=False)
@@ -68,7 +69,8 @@ def create_app(
         pipe = pipeline or g.pipeline()
         if g.embedder_name and pipe.embedder.name != g.embedder_name:
             raise IndexMismatchError(
-                f"the gallery holds {g.embedder_name!r} embeddings; the service's model is {pipe.embedder.name!r}"
+                f"the gallery holds {g.embedder_name!r} embeddings; "
+                f"the service's model is {pipe.embedder.name!r}"
             )
         g.use_pipeline(pipe)
     except BaseException:
@@ -76,7 +78,10 @@ def create_app(
         raise
     mode = "two-service" if isinstance(g, RemoteGallery) else "one-process"
     state = ServiceState(
-        gallery=g, pipeline=pipe, config=cfg, mode=mode,
+        gallery=g,
+        pipeline=pipe,
+        config=cfg,
+        mode=mode,
         pictures=GalleryPictures(g.store, pipe.detector, cfg.max_pixels),
         limiter=anyio.CapacityLimiter(cfg.cpu_workers),
     )
@@ -92,7 +97,7 @@ def create_app(
     app = FastAPI(
         title="lookalike",
         version=__version__,
-        summary="Which celebrities does this face look like? Search, identify, verify and manage a face gallery.",
+        summary="Which celebrities does this face look like? Search, identify, verify, manage a gallery.",
         lifespan=lifespan,
     )
     app.state.service = state

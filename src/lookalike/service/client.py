@@ -71,7 +71,9 @@ class IndexClient:
         """``(distances, ids, live count)`` like :meth:`Index.search`; ``inf``/``-1`` where fewer than k."""
         q = np.atleast_2d(np.asarray(vectors, dtype=np.float32))
         body = self._call("POST", "/search", {"vectors": q.tolist(), "k": int(k)})
-        dist = np.array([[np.inf if d is None else d for d in row] for row in body["distances"]], dtype=np.float32)
+        dist = np.array(
+            [[np.inf if d is None else d for d in row] for row in body["distances"]], dtype=np.float32
+        )
         ids = np.array(body["ids"], dtype=np.int64)
         return dist.reshape(len(q), k), ids.reshape(len(q), k), int(body["count"])
 

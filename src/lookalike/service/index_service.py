@@ -69,7 +69,7 @@ class IndexHolder:
         self.lock = threading.Lock()
 
     @classmethod
-    def load(cls, gallery_path: str | Path, index: str | None = None) -> "IndexHolder":
+    def load(cls, gallery_path: str | Path, index: str | None = None) -> IndexHolder:
         """Load (or rebuild) the index of a gallery folder, then let the store go."""
         g = Gallery.open(gallery_path, index=index, create=False)
         try:
@@ -106,12 +106,26 @@ router = APIRouter()
 @router.get("/health")
 def health(h: Holder) -> dict[str, Any]:
     """Liveness and what is loaded."""
-    return {"status": "ok", "count": len(h.index), "dim": h.index.dim, "embedder": h.embedder,
-            "index": h.name, "params": h.index.params}
+    return {
+        "status": "ok",
+        "count": len(h.index),
+        "dim": h.index.dim,
+        "embedder": h.embedder,
+        "index": h.name,
+        "params": h.index.params,
+    }
 
 
-@router.post("/search", response_model=SearchResult, openapi_extra={"requestBody": {
-    "required": True, "content": {"application/json": {"schema": SearchRequest.model_json_schema()}}}})
+@router.post(
+    "/search",
+    response_model=SearchResult,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": SearchRequest.model_json_schema()}},
+        }
+    },
+)
 async def search(request: Request, h: Holder) -> Response:
     """The k nearest ids of each query vector, nearest first, with Euclidean distances.
 
@@ -133,8 +147,9 @@ async def search(request: Request, h: Holder) -> Response:
         dist, ids = h.index.search(q, k)
         count = len(h.index)
     d = [[x if math.isfinite(x) else None for x in row] for row in dist.astype(np.float64).tolist()]
-    return Response(json.dumps({"distances": d, "ids": ids.tolist(), "count": count}),
-                    media_type="application/json")
+    return Response(
+        json.dumps({"distances": d, "ids": ids.tolist(), "count": count}), media_type="application/json"
+    )
 
 
 @router.post("/vectors", response_model=Count, dependencies=[Depends(require_writer)])
@@ -174,7 +189,9 @@ def create_index_app(
         if gallery_path is None:
             raise LookalikeError("create_index_app needs a gallery folder")
         holder = IndexHolder.load(gallery_path, index)
-    app = FastAPI(title="lookalike index service", version="1", summary="Vector search over a gallery's index.")
+    app = FastAPI(
+        title="lookalike index service", version="1", summary="Vector search over a gallery's index."
+    )
     app.state.holder = holder
     app.state.token = token
     http_errors.install(app)

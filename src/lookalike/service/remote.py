@@ -54,7 +54,9 @@ class RemoteIndex(Index):
         info = self.client.health()
         self._count = int(info["count"])
         if info.get("dim") and int(info["dim"]) != self.dim:
-            raise IndexMismatchError(f"the index service holds {info['dim']}-d vectors; the gallery has {self.dim}")
+            raise IndexMismatchError(
+                f"the index service holds {info['dim']}-d vectors; the gallery has {self.dim}"
+            )
         return info
 
 
@@ -66,7 +68,7 @@ class RemoteGallery(Gallery):
         super().__init__(root, store, index_name, {})
 
     @classmethod
-    def connect(cls, root: str | Path, client: IndexClient) -> "RemoteGallery":
+    def connect(cls, root: str | Path, client: IndexClient) -> RemoteGallery:
         """Open an existing gallery's store and check that the index service serves the same model."""
         root = Path(root).expanduser()
         if not (root / STORE_FILE).exists():
@@ -80,7 +82,8 @@ class RemoteGallery(Gallery):
         if info.get("embedder") and g.embedder_name and info["embedder"] != g.embedder_name:
             g.close()
             raise IndexMismatchError(
-                f"the index service holds {info['embedder']!r} embeddings; this gallery has {g.embedder_name!r}"
+                f"the index service holds {info['embedder']!r} embeddings; "
+                f"this gallery has {g.embedder_name!r}"
             )
         return g
 

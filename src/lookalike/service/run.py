@@ -28,8 +28,11 @@ def _uvicorn():  # type: ignore[no-untyped-def]
 
 def _warn_open(host: str, token: str | None, what: str) -> None:
     if not is_loopback(host) and token is None:
-        log.warning("%s listens on %s without LOOKALIKE_API_TOKEN: anyone who reaches it can change the gallery",
-                    what, host)
+        log.warning(
+            "%s listens on %s without LOOKALIKE_API_TOKEN: anyone who reaches it can change the gallery",
+            what,
+            host,
+        )
 
 
 def serve(
@@ -53,10 +56,20 @@ def serve(
     token = token if token is not None else token_from_env()
     _warn_open(host, token, "the web service")
     app = create_app(gallery, index_url=index_url, token=token, config=config)
-    print(f"lookalike: open http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}/ "
-          f"(API docs at /docs; {'index at ' + index_url if index_url else 'one process'})", flush=True)
-    uvicorn.run(app, host=host, port=port, log_level=log_level, timeout_keep_alive=KEEP_ALIVE_S,
-                limit_concurrency=MAX_CONNECTIONS, server_header=False)
+    print(
+        f"lookalike: open http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}/ "
+        f"(API docs at /docs; {'index at ' + index_url if index_url else 'one process'})",
+        flush=True,
+    )
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level=log_level,
+        timeout_keep_alive=KEEP_ALIVE_S,
+        limit_concurrency=MAX_CONNECTIONS,
+        server_header=False,
+    )
 
 
 def serve_index(
@@ -74,8 +87,17 @@ def serve_index(
     token = token if token is not None else token_from_env()
     _warn_open(host, token, "the index service")
     app = create_index_app(gallery, index=index, token=token)
-    print(f"lookalike index service: http://{host}:{port} "
-          f"({len(app.state.holder.index)} vectors); start the web service with --index-url http://{host}:{port}",
-          flush=True)
-    uvicorn.run(app, host=host, port=port, log_level=log_level, timeout_keep_alive=KEEP_ALIVE_S,
-                limit_concurrency=MAX_CONNECTIONS, server_header=False)
+    print(
+        f"lookalike index service: http://{host}:{port} "
+        f"({len(app.state.holder.index)} vectors); start the web service with --index-url http://{host}:{port}",
+        flush=True,
+    )
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level=log_level,
+        timeout_keep_alive=KEEP_ALIVE_S,
+        limit_concurrency=MAX_CONNECTIONS,
+        server_header=False,
+    )

@@ -131,8 +131,12 @@ class VectorQuery(BaseModel):
 def neighbour_out(n: Neighbour) -> dict[str, Any]:
     """A gallery neighbour as the web sees it."""
     return {
-        "rank": n.rank, "face_id": n.face_id, "person": n.person, "distance": round(n.distance, 6),
-        "similarity": round(n.similarity, 2), "image": PurePath(n.image).name,
+        "rank": n.rank,
+        "face_id": n.face_id,
+        "person": n.person,
+        "distance": round(n.distance, 6),
+        "similarity": round(n.similarity, 2),
+        "image": PurePath(n.image).name,
         "thumbnail_url": f"/api/gallery/faces/{n.face_id}/thumbnail",
         "image_url": f"/api/gallery/faces/{n.face_id}/image",
     }

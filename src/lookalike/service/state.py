@@ -40,7 +40,7 @@ class ServiceState:
             return await anyio.to_thread.run_sync(fn, *args, abandon_on_cancel=True, limiter=self.limiter)
         if scope.cancelled_caught:
             raise ServiceUnavailableError(
-                f"the server is busy: the request took more than {self.config.request_timeout:.0f} s; try again"
+                f"the server is busy: the request took more than {self.config.request_timeout:g} s; try again"
             )
         raise AssertionError("unreachable")  # pragma: no cover
 

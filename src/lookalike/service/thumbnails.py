@@ -36,7 +36,9 @@ def _jpeg(image: np.ndarray) -> bytes:
 class GalleryPictures:
     """Renders and caches (LRU) face chips and photos of a gallery's faces."""
 
-    def __init__(self, store: Store, detector: FaceDetector, max_pixels: int, cache_items: int = 2048) -> None:
+    def __init__(
+        self, store: Store, detector: FaceDetector, max_pixels: int, cache_items: int = 2048
+    ) -> None:
         self.store = store
         self.detector = detector
         self.max_pixels = max_pixels

@@ -28,7 +28,9 @@ async def read_upload(upload: UploadFile | str | None, max_bytes: int, what: str
 
 
 def keep_photo(gallery_root: Path, data: bytes, sha256: str) -> Path:
-    """Store an enrolled photo as ``<gallery>/uploads/<sha256>.<ext>`` (the name never comes from the request)."""
+    """Store an enrolled photo as ``<gallery>/uploads/<sha256>.<ext>``.
+
+    The name comes from the content, never from the request."""
     try:
         fmt = Image.open(io.BytesIO(data)).format or ""
     except Exception:  # it decoded a moment ago; keep it whatever PIL says now

@@ -46,15 +46,19 @@ async def enrol(
     response: Response,
     state: State,
     person: Annotated[str, Form(description="the person's name")],
-    files: Annotated[list[UploadFile], File(description="photos of the person (the face nearest the centre is kept)")],
+    files: Annotated[
+        list[UploadFile], File(description="photos of the person (the face nearest the centre is kept)")
+    ],
 ) -> dict[str, Any]:
     """Add photos of a person to the gallery. Each photo gives the face nearest its centre; photos
     already in the gallery (same content) are skipped. Needs the API token when one is configured."""
     name = clean_name(person)
     if len(files) > MAX_ENROL_FILES:
         raise LookalikeError(f"send at most {MAX_ENROL_FILES} photos per request")
-    datas = [(f.filename or f"photo {i + 1}", await read_upload(f, state.config.max_bytes))
-             for i, f in enumerate(files)]
+    datas = [
+        (f.filename or f"photo {i + 1}", await read_upload(f, state.config.max_bytes))
+        for i, f in enumerate(files)
+    ]
 
     def work() -> tuple[list[dict[str, Any]], list[dict[str, str]], list[Exception]]:
         added: list[dict[str, Any]] = []
@@ -70,8 +74,13 @@ async def enrol(
                 continue
             f = a.faces[0]
             path = keep_photo(g.root, data, a.sha256)
-            photo = CachedPhoto(a.width, a.height, [(f.box.left, f.box.top, f.box.right, f.box.bottom)],
-                                [f.score], f.embedding[None, :])
+            photo = CachedPhoto(
+                a.width,
+                a.height,
+                [(f.box.left, f.box.top, f.box.right, f.box.bottom)],
+                [f.score],
+                f.embedding[None, :],
+            )
             ids = g.add_embeddings(str(path), name, photo, state.pipeline.embedder.name, a.sha256)
             if not ids:
                 skipped.append({"file": filename, "reason": "this photo is already in the gallery"})
@@ -110,20 +119,26 @@ async def people(
     if q:
         needle = q.casefold()
         rows = [r for r in rows if needle in r[0].casefold()]
-    page = rows[offset: offset + limit]
-    return {"total": len(rows), "offset": offset,
-            "people": [{"name": n, "images": i, "faces": f} for n, i, f in page]}
+    page = rows[offset : offset + limit]
+    return {
+        "total": len(rows),
+        "offset": offset,
+        "people": [{"name": n, "images": i, "faces": f} for n, i, f in page],
+    }
 
 
-@router.get("/faces/{face_id}/thumbnail", response_class=Response,
-            responses={200: {"content": {"image/jpeg": {}}}})
+@router.get(
+    "/faces/{face_id}/thumbnail", response_class=Response, responses={200: {"content": {"image/jpeg": {}}}}
+)
 async def thumbnail(face_id: FaceId, state: State) -> Response:
     """The gallery face's aligned 150×150 chip (JPEG)."""
     data = await anyio.to_thread.run_sync(state.pictures.thumbnail, face_id)
     return Response(data, media_type="image/jpeg", headers={"Cache-Control": PICTURE_CACHE})
 
 
-@router.get("/faces/{face_id}/image", response_class=Response, responses={200: {"content": {"image/jpeg": {}}}})
+@router.get(
+    "/faces/{face_id}/image", response_class=Response, responses={200: {"content": {"image/jpeg": {}}}}
+)
 async def image(face_id: FaceId, state: State) -> Response:
     """The whole gallery photo the face comes from (JPEG, longest side at most 1280 px)."""
     data = await anyio.to_thread.run_sync(state.pictures.photo, face_id)

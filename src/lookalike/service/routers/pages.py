@@ -20,7 +20,16 @@ router = APIRouter(tags=["page"])
 @router.get("/", response_class=HTMLResponse, include_in_schema=False)
 async def index(request: Request, state: Annotated[ServiceState, Depends(get_state)]) -> HTMLResponse:
     counts = state.gallery.store.counts()
-    return TEMPLATES.TemplateResponse(request, "index.html", {
-        "people": counts["people"], "faces": counts["faces"], "k": DEFAULT_K, "max_k": MAX_K,
-        "max_mb": round(state.config.max_bytes / 2**20), "max_bytes": state.config.max_bytes, "version": __version__,
-    })
+    return TEMPLATES.TemplateResponse(
+        request,
+        "index.html",
+        {
+            "people": counts["people"],
+            "faces": counts["faces"],
+            "k": DEFAULT_K,
+            "max_k": MAX_K,
+            "max_mb": round(state.config.max_bytes / 2**20),
+            "max_bytes": state.config.max_bytes,
+            "version": __version__,
+        },
+    )

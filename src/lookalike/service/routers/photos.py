@@ -16,7 +16,11 @@ from lookalike.recognition import DEFAULT_VOTERS, identify_vectors, verify_vecto
 from lookalike.service.analysis import Analysis, Timings, analyze, parse_selection
 from lookalike.service.config import DEFAULT_K, MAX_K
 from lookalike.service.schemas import (
-    IdentifyOut, SearchOut, VectorQuery, VerifyOut, neighbour_out,
+    IdentifyOut,
+    SearchOut,
+    VectorQuery,
+    VerifyOut,
+    neighbour_out,
 )
 from lookalike.service.state import ServiceState, get_state
 from lookalike.service.uploads import read_upload
@@ -34,15 +38,21 @@ _SEARCH_BODY = {
     "requestBody": {
         "required": True,
         "content": {
-            "multipart/form-data": {"schema": {
-                "type": "object", "required": ["file"],
-                "properties": {
-                    "file": {"type": "string", "format": "binary", "description": "the photo"},
-                    "k": {"type": "integer", "default": DEFAULT_K, "minimum": 1, "maximum": MAX_K},
-                    "face": {"type": "string", "default": "all",
-                             "description": "'all', 'largest', 'center' or a face number (1 = largest)"},
-                },
-            }},
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {"type": "string", "format": "binary", "description": "the photo"},
+                        "k": {"type": "integer", "default": DEFAULT_K, "minimum": 1, "maximum": MAX_K},
+                        "face": {
+                            "type": "string",
+                            "default": "all",
+                            "description": "'all', 'largest', 'center' or a face number (1 = largest)",
+                        },
+                    },
+                }
+            },
             "application/json": {"schema": VectorQuery.model_json_schema()},
         },
     }
@@ -85,9 +95,13 @@ async def search(request: Request, response: Response, state: State) -> dict[str
     a, rows, t = await state.run(work)
     response.headers["Server-Timing"] = t.header()
     return {
-        "width": a.width, "height": a.height, "face_count": a.face_count,
-        "faces": [{"number": f.number, "box": f.box.as_dict(), "neighbours": [neighbour_out(n) for n in row]}
-                  for f, row in zip(a.faces, rows)],
+        "width": a.width,
+        "height": a.height,
+        "face_count": a.face_count,
+        "faces": [
+            {"number": f.number, "box": f.box.as_dict(), "neighbours": [neighbour_out(n) for n in row]}
+            for f, row in zip(a.faces, rows)
+        ],
     }
 
 
@@ -107,8 +121,12 @@ async def _search_vectors(request: Request, state: ServiceState) -> dict[str, An
     if arr is None or arr.ndim != 2 or not np.isfinite(arr).all():
         raise LookalikeError("vectors must be lists of finite numbers, all of the gallery's dimension")
     rows = await state.run(state.gallery.search_vectors, arr, q.k)
-    return {"face_count": len(rows), "faces": [
-        {"number": None, "box": None, "neighbours": [neighbour_out(n) for n in row]} for row in rows]}
+    return {
+        "face_count": len(rows),
+        "faces": [
+            {"number": None, "box": None, "neighbours": [neighbour_out(n) for n in row]} for row in rows
+        ],
+    }
 
 
 @router.post("/identify", response_model=IdentifyOut)
@@ -133,14 +151,25 @@ async def identify(
     response.headers["Server-Timing"] = t.header()
     faces = []
     for f, who in zip(a.faces, ids):
-        faces.append({
-            "number": f.number, "box": f.box.as_dict(), "person": who.person, "known": who.person is not None,
-            "distance": round(who.distance, 6) if math.isfinite(who.distance) else None,
-            "similarity": round(who.similarity, 2), "votes": who.votes,
-            "neighbours": [neighbour_out(n) for n in who.neighbours],
-        })
-    return {"width": a.width, "height": a.height, "face_count": a.face_count,
-            "threshold": state.gallery.threshold, "faces": faces}
+        faces.append(
+            {
+                "number": f.number,
+                "box": f.box.as_dict(),
+                "person": who.person,
+                "known": who.person is not None,
+                "distance": round(who.distance, 6) if math.isfinite(who.distance) else None,
+                "similarity": round(who.similarity, 2),
+                "votes": who.votes,
+                "neighbours": [neighbour_out(n) for n in who.neighbours],
+            }
+        )
+    return {
+        "width": a.width,
+        "height": a.height,
+        "face_count": a.face_count,
+        "threshold": state.gallery.threshold,
+        "faces": faces,
+    }
 
 
 @router.post("/verify", response_model=VerifyOut)
@@ -149,7 +178,9 @@ async def verify(
     state: State,
     file_a: Annotated[UploadFile, File(description="first photo")],
     file_b: Annotated[UploadFile, File(description="second photo")],
-    face_a: Annotated[str, Form(description="face of the first photo: 'largest', 'center' or a number")] = "largest",
+    face_a: Annotated[
+        str, Form(description="face of the first photo: 'largest', 'center' or a number")
+    ] = "largest",
     face_b: Annotated[str, Form(description="face of the second photo")] = "largest",
 ) -> dict[str, Any]:
     """Are the faces of two photos the same person? Euclidean distance against the gallery's threshold."""
@@ -157,7 +188,9 @@ async def verify(
     data_b = await read_upload(file_b, state.config.max_bytes, "file_b")
     for sel in (face_a, face_b):
         if parse_selection(sel) == "all":
-            raise LookalikeError("verify compares one face of each photo: face must be 'largest', 'center' or a number")
+            raise LookalikeError(
+                "verify compares one face of each photo: face must be 'largest', 'center' or a number"
+            )
 
     def work() -> tuple[Analysis, Analysis, Timings]:
         t = Timings()
@@ -172,6 +205,11 @@ async def verify(
     a, b, t = await state.run(work)
     response.headers["Server-Timing"] = t.header()
     v = verify_vectors(a.faces[0].embedding, b.faces[0].embedding, state.gallery.threshold)
-    return {"same": v.same, "distance": round(v.distance, 6), "threshold": v.threshold,
-            "similarity": round(v.similarity, 2), "box_a": a.faces[0].box.as_dict(), "box_b": b.faces[0].box.as_dict()}
-
+    return {
+        "same": v.same,
+        "distance": round(v.distance, 6),
+        "threshold": v.threshold,
+        "similarity": round(v.similarity, 2),
+        "box_a": a.faces[0].box.as_dict(),
+        "box_b": b.faces[0].box.as_dict(),
+    }

@@ -23,9 +23,16 @@ async def health(response: Response, state: State) -> dict[str, Any]:
 
     def probe() -> dict[str, Any]:
         counts = g.store.counts()
-        out = {"status": "ok", "mode": state.mode, "people": counts["people"], "faces": counts["faces"],
-               "indexed": len(g.index), "embedder": g.embedder_name, "index": g.info()["index"],
-               "threshold": g.threshold}
+        out = {
+            "status": "ok",
+            "mode": state.mode,
+            "people": counts["people"],
+            "faces": counts["faces"],
+            "indexed": len(g.index),
+            "embedder": g.embedder_name,
+            "index": g.info()["index"],
+            "threshold": g.threshold,
+        }
         if isinstance(g.index, RemoteIndex):
             try:
                 out["indexed"] = int(g.index.refresh()["count"])
