@@ -233,7 +233,7 @@ def test_size_and_pixel_caps(base_gallery: Path, pipeline: FacePipeline, photos:
     data = photos["biden"].read_bytes()
     cfg = ServiceConfig(max_bytes=len(data) - 1)
     with TestClient(create_app(base_gallery, token="", config=cfg, pipeline=pipeline)) as c:
-        assert "MB" in error(c.post("/api/search", files=upload(data)), 413, "ImageTooLargeError")
+        assert "MiB" in error(c.post("/api/search", files=upload(data)), 413, "ImageTooLargeError")
         big = b"x" * (cfg.max_body + 10)
         assert "larger than" in error(c.post("/api/search", files=upload(big)), 413, "ImageTooLargeError")
     with TestClient(

@@ -111,7 +111,7 @@ class BodyLimitMiddleware:
             {
                 "error": {
                     "type": "ImageTooLargeError",
-                    "message": f"the request is larger than {self.max_body / 2**20:.0f} MB",
+                    "message": f"the request is larger than {self.max_body / 2**20:.0f} MiB",
                 }
             }
         ).encode()

@@ -21,7 +21,7 @@ async def read_upload(upload: UploadFile | str | None, max_bytes: int, what: str
         raise UnreadableImageError(f"send the photo as a file in the multipart field '{what}'")
     data = await upload.read(max_bytes + 1)
     if len(data) > max_bytes:
-        raise ImageTooLargeError(f"the file is larger than {max_bytes / 2**20:.0f} MB")
+        raise ImageTooLargeError(f"the file is larger than {max_bytes / 2**20:.1f} MiB")
     if not data:
         raise UnreadableImageError("the file is empty")
     return data
