@@ -22,7 +22,7 @@ MAX_PIXELS = 40_000_000
 
 
 def _mib(n: int) -> str:
-    return f"{n / 2**20:.1f} MiB"
+    return f"{n:,} bytes ({n / 2**20:.1f} MiB)"
 
 
 def read_bytes(path: str | Path, max_bytes: int = MAX_BYTES) -> bytes:
