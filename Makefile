@@ -21,15 +21,19 @@ $(BIN)/python:
 install: $(BIN)/python
 	$(BIN)/python -m pip install -q ".[$(RUN_EXTRAS)]"
 
-## the main job: install, build the LFW celebrity gallery (resumable), search it with a demo photo
-run: install
+## the main job: install, build the LFW celebrity gallery (resumable), show a search, serve the web page
+run: demo
+	$(BIN)/lookalike serve $(GALLERY_OPT)
+
+gallery: install
 	$(BIN)/lookalike ingest lfw $(GALLERY_OPT)
+
+demo: gallery
 	$(BIN)/lookalike search "$(DEMO_PHOTO)" -k 5 $(GALLERY_OPT)
 
-## the web page: build the LFW gallery (resumable), then serve it at http://127.0.0.1:8000/
+## the web page only (the gallery must exist)
 serve: install
-	$(BIN)/lookalike ingest lfw $(GALLERY_OPT)
-	$(BIN)/python -m lookalike.service $(GALLERY_OPT)
+	$(BIN)/lookalike serve $(GALLERY_OPT)
 
 install-test: $(BIN)/python
 	$(BIN)/python -m pip install -q ".[test]"

@@ -221,6 +221,34 @@ def fetch(
     console.print(f"ready: [bold]lookalike ingest {path}[/]")
 
 
+@app.command()
+@user_errors
+def serve(
+    gallery: GalleryOpt = None,
+    host: Annotated[str, typer.Option(help="Address to listen on (default: this machine only).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port of the web page and REST API.")] = 8000,
+    index_url: Annotated[Optional[str], typer.Option(
+        help="Two-service mode: URL of a running `lookalike serve-index`.")] = None,
+) -> None:
+    """Serve the look-alike web page and REST API (API docs at /docs)."""
+    from lookalike.service.run import serve as run_serve
+
+    run_serve(_gallery_path(gallery), host=host, port=port, index_url=index_url)
+
+
+@app.command("serve-index")
+@user_errors
+def serve_index(
+    gallery: GalleryOpt = None,
+    host: Annotated[str, typer.Option(help="Address to listen on (default: this machine only).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port of the index service.")] = 8001,
+) -> None:
+    """Serve only the gallery's vector index (vectors in, ids and distances out) for two-service mode."""
+    from lookalike.service.run import serve_index as run_serve_index
+
+    run_serve_index(_gallery_path(gallery), host=host, port=port)
+
+
 def main() -> None:  # pragma: no cover - console-script entry point
     sys.exit(app())
 
