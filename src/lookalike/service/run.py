@@ -10,6 +10,7 @@ from pathlib import Path
 
 from lookalike.errors import MissingDependencyError
 from lookalike.service.config import ServiceConfig, is_loopback, token_from_env
+from lookalike.service.threads import single_blas_thread
 
 log = logging.getLogger("lookalike.service")
 
@@ -53,6 +54,7 @@ def serve(
     from lookalike.service.app import create_app
 
     uvicorn = _uvicorn()
+    single_blas_thread()
     token = token if token is not None else token_from_env()
     _warn_open(host, token, "the web service")
     app = create_app(gallery, index_url=index_url, token=token, config=config)
@@ -84,6 +86,7 @@ def serve_index(
     from lookalike.service.index_service import create_index_app
 
     uvicorn = _uvicorn()
+    single_blas_thread()
     token = token if token is not None else token_from_env()
     _warn_open(host, token, "the index service")
     app = create_index_app(gallery, index=index, token=token)
