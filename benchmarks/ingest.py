@@ -78,6 +78,7 @@ def stage_timings(paths: list[Path], embedder_key: str | None) -> dict[str, obje
     n, f = len(paths), len(chips)
     return {
         "embedder": emb.name,
+        "runtime": getattr(emb, "runtime", "?"),
         "decode": per_item(t_dec, n),
         "detect_hog_auto": per_item(t_det, n),
         "detect_hog_no_upsample_250px": per_item(t_det0, n),
@@ -110,7 +111,7 @@ def main() -> None:
               "stages": stages, "end_to_end": e2e}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1))
-    print(f"embedder: {stages['embedder']}")
+    print(f"embedder: {stages['embedder']} ({stages['runtime']})")
     print(f"{'stage':34s} {'ms/item':>9s} {'items/s':>9s}")
     for k, v in stages.items():
         if isinstance(v, dict):
