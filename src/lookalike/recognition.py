@@ -147,7 +147,8 @@ def calibrate(distances_same: np.ndarray, distances_diff: np.ndarray, target_far
 def labelled_pair_distances(
     vectors: np.ndarray, labels: list[str] | np.ndarray, max_different: int = 200_000, seed: int = 0
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Distances of every same-label pair and of up to ``max_different`` random different-label pairs."""
+    """Distances of every same-label pair and of up to ``max_different`` different-label pairs
+    (all of them when there are few faces, else a seeded random sample)."""
     x = np.asarray(vectors, dtype=np.float64)
     lab = np.asarray(labels)
     codes = np.unique(lab, return_inverse=True)[1].reshape(-1)
@@ -157,10 +158,13 @@ def labelled_pair_distances(
         if len(m) > 1:
             i, j = np.triu_indices(len(m), 1)
             same.append(np.linalg.norm(x[m[i]] - x[m[j]], axis=1))
-    rng = np.random.default_rng(seed)
     n = len(x)
-    a = rng.integers(0, n, 3 * max_different)
-    b = rng.integers(0, n, 3 * max_different)
+    if n * (n - 1) // 2 <= max_different:  # few faces: every different-label pair, once
+        a, b = np.triu_indices(n, 1)
+    else:  # many faces: a seeded random sample of pairs
+        rng = np.random.default_rng(seed)
+        a = rng.integers(0, n, 3 * max_different)
+        b = rng.integers(0, n, 3 * max_different)
     keep = codes[a] != codes[b]
     a, b = a[keep][:max_different], b[keep][:max_different]
     diff = np.linalg.norm(x[a] - x[b], axis=1)
