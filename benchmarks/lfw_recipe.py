@@ -19,8 +19,6 @@ import time
 from dataclasses import asdict, replace
 from pathlib import Path
 
-import numpy as np
-
 from lookalike.evaluation.recipe import Recipe, embed_paths, how_found
 from lookalike.evaluation.verification import accuracy, best_threshold, kfold, lfw_pairs, roc
 from lookalike.settings import datasets_dir
@@ -33,11 +31,11 @@ STEPS: list[tuple[str, dict[str, object]]] = [
     ("CNN detector when HOG finds no face", {"fallback": "cnn"}),
     ("+ average with the mirrored chip", {"fallback": "cnn", "flip": True}),
     ("+ jitter ×10 (dlib.jitter_image)", {"fallback": "cnn", "jitter": 10}),
-    ("+ jitter ×10 and mirror", {"fallback": "cnn", "jitter": 10, "flip": True}),
     ("+ mirror, 68-point landmarks", {"fallback": "cnn", "flip": True, "landmarks": "68"}),
     ("+ mirror, padding 0.20", {"fallback": "cnn", "flip": True, "padding": 0.20}),
     ("+ mirror, padding 0.30", {"fallback": "cnn", "flip": True, "padding": 0.30}),
     ("+ mirror, HOG without upsampling", {"fallback": "cnn", "flip": True, "upsample": 0}),
+    ("+ jitter ×10 and mirror", {"fallback": "cnn", "jitter": 10, "flip": True}),
 ]
 
 

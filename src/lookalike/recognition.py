@@ -141,7 +141,7 @@ def calibrate(distances_same: np.ndarray, distances_diff: np.ndarray, target_far
     thr = float((lo + hi) / 2.0) if hi > lo else float(np.nextafter(hi, -np.inf))
     far = float(np.mean(diff <= thr))
     tar = float(np.mean(same <= thr)) if len(same) else None
-    return Calibration(thr, float(target_far), far, tar, int(len(same)), int(len(diff)))
+    return Calibration(thr, float(target_far), far, tar, len(same), len(diff))
 
 
 def labelled_pair_distances(

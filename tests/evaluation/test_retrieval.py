@@ -7,7 +7,12 @@ import math
 import numpy as np
 import pytest
 
-from lookalike.evaluation.retrieval import relevant_positions, retrieval, retrieval_from_neighbours, truncated_exact
+from lookalike.evaluation.retrieval import (
+    relevant_positions,
+    retrieval,
+    retrieval_from_neighbours,
+    truncated_exact,
+)
 
 
 def test_hand_worked_line() -> None:

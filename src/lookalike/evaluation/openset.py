@@ -46,7 +46,7 @@ def split_identities(labels: Any, unknown_fraction: float = 0.5, enroll_per_pers
     counts = np.bincount(codes)
     eligible = np.flatnonzero(counts > enroll_per_person)
     rng = np.random.default_rng(seed)
-    n_enrol = int(round(len(eligible) * (1.0 - unknown_fraction)))
+    n_enrol = round(len(eligible) * (1.0 - unknown_fraction))
     enrolled = np.zeros(len(counts), dtype=bool)
     enrolled[rng.choice(eligible, n_enrol, replace=False)] = True
     gallery, mated = [], []
@@ -86,9 +86,9 @@ def open_set(vectors: np.ndarray, labels: Any, split: OpenSetSplit, fars: tuple[
     out: dict[str, Any] = {
         "enrolled_people": split.enrolled_people,
         "unknown_people": split.unknown_people,
-        "gallery_photos": int(len(split.gallery)),
-        "mated_probes": int(len(split.mated)),
-        "nonmated_probes": int(len(split.nonmated)),
+        "gallery_photos": len(split.gallery),
+        "mated_probes": len(split.mated),
+        "nonmated_probes": len(split.nonmated),
         "closed_set_rank1": float(correct.mean()),
     }
     for far in fars:

@@ -63,7 +63,7 @@ class Recipe:
             raise LookalikeError(f"invalid recipe {self}")
 
     @classmethod
-    def parse(cls, text: str) -> "Recipe":
+    def parse(cls, text: str) -> Recipe:
         """``"upsample=1,fallback=cnn,flip=1,jitter=10"`` → Recipe (unnamed fields keep defaults)."""
         kw: dict[str, Any] = {}
         for part in filter(None, (p.strip() for p in text.split(","))):
@@ -186,9 +186,14 @@ def _pool(workers: int, recipe: Recipe) -> Any:
     return mp.get_context("spawn").Pool(workers, _init, (recipe,))
 
 
+_LAST_PRINT = [0.0]
+
+
 def _progress(label: str, done: int, total: int, t0: float) -> None:
-    if os.environ.get("LOOKALIKE_QUIET") or (done % max(1, total // 50) and done != total):
+    now = time.perf_counter()
+    if os.environ.get("LOOKALIKE_QUIET") or (now - _LAST_PRINT[0] < 2.0 and done != total):
         return
+    _LAST_PRINT[0] = now
     rate = done / max(time.perf_counter() - t0, 1e-9)
     sys.stderr.write(f"\r{label}: {done}/{total} ({rate:.1f}/s)   ")
     if done == total:

@@ -212,10 +212,10 @@ def markdown(rep: dict[str, Any]) -> str:
         lines += ["## LFW verification (View 2, 10-fold, threshold chosen on 9 folds)", "",
                   "| accuracy | AUC | TAR@FAR=1e-3 | TAR@FAR=1e-2 | accuracy at 0.6 | faces found (HOG / CNN / centre box) |",
                   "|---|---|---|---|---|---|",
-                  f"| {_pct(k['mean_accuracy'])} ± {_pct(k['std_accuracy'])} | {v['auc']:.4f} | "
-                  f"{_pct(v['tar_at_far_0.001']['tar'])} | {_pct(v['tar_at_far_0.01']['tar'])} | "
-                  f"{_pct(v['accuracy_at_0.6'])} | {v['found_by']['hog']} / {v['found_by']['cnn']} / "
-                  f"{v['found_by']['centre']} |", "",
+                  (f"| {_pct(k['mean_accuracy'])} ± {_pct(k['std_accuracy'])} | {v['auc']:.4f} | "
+                   f"{_pct(v['tar_at_far_0.001']['tar'])} | {_pct(v['tar_at_far_0.01']['tar'])} | "
+                   f"{_pct(v['accuracy_at_0.6'])} | {v['found_by']['hog']} / {v['found_by']['cnn']} / "
+                   f"{v['found_by']['centre']} |"), "",
                   "Per fold: " + ", ".join(f"{100 * a:.2f}" for a in k["fold_accuracies"]), "",
                   "![ROC](roc_lfw.png)", ""]
     for key, title in (("lfw_retrieval", "LFW, people with ≥ 2 photos"), ("orl_retrieval", "AT&T/ORL")):
@@ -224,8 +224,8 @@ def markdown(rep: dict[str, Any]) -> str:
             continue
         lines += [f"## Retrieval: {title} ({r['photos']} photos, {r['people']} people, leave-one-out)", "",
                   "| ranking | NDCG | mAP | rank-1 | rank-5 | rank-10 | queries/s |", "|---|---|---|---|---|---|---|",
-                  f"| exact, full ranking | {r['ndcg']:.4f} | {r['map']:.4f} | {_pct(r['rank1'])} | "
-                  f"{_pct(r['rank5'])} | {_pct(r['rank10'])} | {r['queries'] / r['seconds']:.0f} |"]
+                  (f"| exact, full ranking | {r['ndcg']:.4f} | {r['map']:.4f} | {_pct(r['rank1'])} | "
+                   f"{_pct(r['rank5'])} | {_pct(r['rank10'])} | {r['queries'] / r['seconds']:.0f} |")]
         for name, ix in r["by_index"].items():
             lines.append(f"| index `{name}`, top-{ix['k']} | {ix['ndcg']:.4f}@{ix['k']} | {ix['map']:.4f}@{ix['k']} | "
                          f"{_pct(ix['rank1'])} | {_pct(ix['rank5'])} | {_pct(ix['rank10'])} | {ix['qps']:.0f} |")
@@ -233,8 +233,9 @@ def markdown(rep: dict[str, Any]) -> str:
         lines += ["", f"![CMC](cmc_{stem}.png)", ""]
     o = rep.get("lfw_openset")
     if o:
-        lines += [f"## Open-set identification on LFW ({o['enrolled_people']} people enrolled with one photo, "
-                  f"{o['mated_probes']} probes of them; {o['unknown_people']} unknown people, {o['nonmated_probes']} probes)",
+        lines += [(f"## Open-set identification on LFW ({o['enrolled_people']} people enrolled with one photo, "
+                   f"{o['mated_probes']} probes of them; {o['unknown_people']} unknown people, "
+                   f"{o['nonmated_probes']} probes)"),
                   "", "| FAR | threshold | detection rate | detection and identification rate |", "|---|---|---|---|"]
         for far in ("0.01", "0.1"):
             f = o[f"far_{far}"]

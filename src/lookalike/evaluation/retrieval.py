@@ -71,7 +71,7 @@ class RetrievalResult:
     def summary(self) -> dict[str, Any]:
         c = self.cmc()
         return {
-            "queries": int(len(self.queries)),
+            "queries": len(self.queries),
             "skipped_no_relevant": int(self.skipped),
             "ndcg": float(self.ndcg.mean()) if len(self.ndcg) else float("nan"),
             "map": float(self.ap.mean()) if len(self.ap) else float("nan"),
