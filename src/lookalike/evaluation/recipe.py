@@ -34,6 +34,9 @@ from lookalike.errors import LookalikeError
 from lookalike.settings import cache_dir
 
 FALLBACKS = ("centre", "cnn")
+#: which detection is the labelled face: the one nearest the photo's centre, or the nearest among
+#: those whose box contains the centre (LFW photos are centred on the labelled face)
+PICKS = ("central", "covers")
 LANDMARKS = ("5", "68")
 #: how a face was found: HOG, dlib's CNN detector (HOG found none), the photo's central box (neither)
 HOW = ("hog", "cnn", "centre")
@@ -48,6 +51,7 @@ class Recipe:
 
     upsample: int = 1
     fallback: str = "centre"  # "centre" or "cnn" (CNN detector, then the central box)
+    pick: str = "central"  # "central" or "covers" (the box must contain the photo's centre)
     landmarks: str = "5"  # "5" or "68" point shape predictor
     padding: float = 0.25  # dlib's chip padding around the landmark square
     flip: bool = False  # average the descriptor with that of the mirrored chip
@@ -57,6 +61,8 @@ class Recipe:
     def __post_init__(self) -> None:
         if self.fallback not in FALLBACKS:
             raise LookalikeError(f"fallback must be one of {FALLBACKS}, got {self.fallback!r}")
+        if self.pick not in PICKS:
+            raise LookalikeError(f"pick must be one of {PICKS}, got {self.pick!r}")
         if self.landmarks not in LANDMARKS:
             raise LookalikeError(f"landmarks must be one of {LANDMARKS}, got {self.landmarks!r}")
         if not 0 <= self.upsample <= 2 or self.jitter < 0 or not 0.0 <= self.padding <= 1.0:
@@ -82,6 +88,8 @@ class Recipe:
     def embed_key(self, embedder_name: str) -> str:
         d = asdict(self)
         d.pop("embedder")
+        if d["pick"] == "central":  # keys of recipes from before the field existed stay valid
+            d.pop("pick")
         return _key({**d, "embedder_name": embedder_name, "v": 1})
 
 
@@ -139,14 +147,19 @@ def _central(rects: list[Any], shape: tuple[int, ...]) -> Any:
     return min(rects, key=lambda r: ((r.left() + r.right()) / 2 - cx) ** 2 + ((r.top() + r.bottom()) / 2 - cy) ** 2)
 
 
-def _detect(task: tuple[str, str, int]) -> tuple[str, np.ndarray]:
-    """``(path, [left, top, right, bottom, found])`` of the face nearest the photo's centre for one
-    detector (``"hog"`` or ``"cnn"``); ``found`` is 0 when the detector saw no face."""
+def _covers(rect: Any, shape: tuple[int, ...]) -> bool:
+    cy, cx = shape[0] / 2.0, shape[1] / 2.0
+    return bool(rect.left() <= cx <= rect.right() and rect.top() <= cy <= rect.bottom())
+
+
+def _detect(task: tuple[str, str, int, str]) -> tuple[str, np.ndarray]:
+    """``(path, [left, top, right, bottom, found])`` of the labelled face for one detector
+    (``"hog"`` or ``"cnn"``) and pick rule; ``found`` is 0 when the detector saw no such face."""
     import dlib
 
     from lookalike.faces.image import load_image
 
-    path, detector, upsample = task
+    path, detector, upsample, pick = task
     img = load_image(path)
     if detector == "hog":
         rects = list(_WORKER["hog"].run(img, upsample, 0.0)[0])
@@ -156,10 +169,22 @@ def _detect(task: tuple[str, str, int]) -> tuple[str, np.ndarray]:
 
             _WORKER["cnn"] = dlib.cnn_face_detection_model_v1(frm.cnn_face_detector_model_location())
         rects = [d.rect for d in _WORKER["cnn"](img, upsample)]
+    if pick == "covers":
+        rects = [r for r in rects if _covers(r, img.shape)]
     rect = _central(rects, img.shape)
     if rect is None:
         return path, np.zeros(5, dtype=np.int32)
     return path, np.array([rect.left(), rect.top(), rect.right(), rect.bottom(), 1], dtype=np.int32)
+
+
+def _box_covers_centre(box: np.ndarray, path: str) -> bool:
+    from PIL import Image
+
+    with Image.open(path) as im:  # header (and EXIF) only
+        w, h = im.size
+        if im.getexif().get(0x0112, 1) in (5, 6, 7, 8):  # EXIF rotations by 90°
+            w, h = h, w
+    return bool(box[0] <= w / 2 <= box[2] and box[1] <= h / 2 <= box[3])
 
 
 def _centre_box(path: str) -> np.ndarray:
@@ -202,16 +227,18 @@ def _progress(label: str, done: int, total: int, t0: float) -> None:
 
 
 # ------------------------------------------------------------------------------------------ public
-def _run_detector(keys: list[str], detector: str, upsample: int, recipe: Recipe, workers: int) -> dict[str, np.ndarray]:
-    """One detector's central face per photo, cached per (detector, upsampling)."""
-    file = cache_dir() / "eval" / f"detect-{detector}-up{upsample}.npz"
+def _run_detector(keys: list[str], detector: str, upsample: int, recipe: Recipe, workers: int,
+                  pick: str = "central") -> dict[str, np.ndarray]:
+    """One detector's labelled face per photo, cached per (detector, upsampling, pick rule)."""
+    suffix = "" if pick == "central" else f"-{pick}"
+    file = cache_dir() / "eval" / f"detect-{detector}-up{upsample}{suffix}.npz"
     table = _load_table(file, "boxes")
     missing = sorted(set(keys) - set(table))
     if missing:
         workers = workers or (os.cpu_count() or 1)
         t0, last = time.perf_counter(), time.perf_counter()
         with _pool(workers, recipe) as pool:
-            tasks = [(p, detector, upsample) for p in missing]
+            tasks = [(p, detector, upsample, pick) for p in missing]
             for i, (p, box) in enumerate(pool.imap_unordered(_detect, tasks, chunksize=4), 1):
                 table[p] = box
                 _progress(f"detect {detector}-up{upsample}", i, len(missing), t0)
@@ -231,8 +258,12 @@ def detect_boxes(paths: Sequence[str | Path], recipe: Recipe, workers: int = 0) 
     keys = [str(p) for p in paths]
     out = np.zeros((len(keys), 5), dtype=np.int32)
     hog = _run_detector(keys, "hog", recipe.upsample, recipe, workers)
+    if recipe.pick == "covers":
+        # the central face already contains the centre for most photos; only the others are re-run
+        redo = [k for k in keys if hog[k][4] and not _box_covers_centre(hog[k], k)]
+        hog = {**hog, **_run_detector(redo, "hog", recipe.upsample, recipe, workers, "covers")}
     lost = [k for k in keys if not hog[k][4]]
-    cnn = _run_detector(lost, "cnn", 1, recipe, workers) if recipe.fallback == "cnn" and lost else {}
+    cnn = _run_detector(lost, "cnn", 1, recipe, workers, recipe.pick) if recipe.fallback == "cnn" and lost else {}
     for i, k in enumerate(keys):
         if hog[k][4]:
             out[i] = [*hog[k][:4], 0]
