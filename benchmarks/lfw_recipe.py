@@ -136,10 +136,20 @@ def main() -> None:
               f"View2 {100 * m['mean']:6.2f} ± {100 * m['std']:.2f}%  "  # type: ignore[index]
               f"(first-best thr {100 * v2['first']['mean']:6.2f}%, @0.6 {100 * v2['acc_0.6']:6.2f}%)",  # type: ignore[index]
               flush=True)
-        OUT.mkdir(parents=True, exist_ok=True)
-        (OUT / "lfw_recipe.json").write_text(json.dumps(
-            {"machine": {"python": platform.python_version(), "cpu": platform.processor()},
-             "steps": rows}, indent=1))
+        write(rows, None)
+    # the rule, fixed before View 2 is looked at: best View 1 accuracy, ties broken by View 1 AUC
+    best = max(rows, key=lambda r: (round(r["view1"]["acc_plateau-middle"], 6), r["view1"]["auc_test"]))
+    m = best["view2"]["plateau-middle"]
+    print(f"\nchosen on View 1: {best['step'].strip()} → View 2 {100 * m['mean']:.2f} ± {100 * m['std']:.2f}%")
+    write(rows, best)
+
+
+def write(rows: list[dict[str, object]], chosen: dict[str, object] | None) -> None:
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "lfw_recipe.json").write_text(json.dumps(
+        {"machine": {"python": platform.python_version(), "cpu": platform.processor()},
+         "selection_rule": "highest View 1 accuracy (DevTrain threshold, DevTest accuracy); ties: higher View 1 AUC",
+         "chosen": chosen, "steps": rows}, indent=1))
 
 
 if __name__ == "__main__":
