@@ -92,25 +92,31 @@ def test_calibration_refuses_too_few_pairs() -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("calib_folds", [(0, 1, 2, 3, 4), (5, 6, 7, 8, 9)])
+@pytest.mark.parametrize("calib_folds", [(0, 1), (2, 3)])
 def test_calibration_on_real_faces_holds_on_unseen_people(lfw_root: Path, calib_folds: tuple[int, ...]) -> None:
-    """Calibrate FAR = 1% on the impostor pairs of five LFW folds, measure it on the other five.
+    """Calibrate FAR = 1% on the impostor pairs of two LFW folds, measure it on two others.
 
     LFW's folds share no person, so the held-out pairs are new people; each fold's impostor pairs
     use distinct photos, so the pairs are close to independent and the binomial interval applies.
     (A threshold calibrated on a *handful* of people transfers worse: impostor distances are
     correlated by identity — which is why calibration wants many people.) The 7,701 photos are
-    embedded once and cached in ``$LOOKALIKE_CACHE/eval`` (a few minutes on a clean clone).
+    embedded once and cached in ``$LOOKALIKE_CACHE/eval`` (about 1.5 minutes on a clean clone).
     """
     from scipy.stats import binomtest
 
     from lookalike.evaluation.recipe import Recipe, embed_paths
 
-    pairs = lfw_pairs(lfw_root)
-    d = pairs.distances(embed_paths(pairs.paths, Recipe(embedder="onnx")))
-    cal_mask = np.isin(pairs.folds, calib_folds)
-    cal = calibrate(d[cal_mask & pairs.same], d[cal_mask & ~pairs.same], 1e-2)
-    held = d[~cal_mask & ~pairs.same]
+    full = lfw_pairs(lfw_root)
+    use = full.folds < 4
+    left, right = full.left[use], full.right[use]
+    photos = np.unique(np.concatenate([left, right]))
+    vecs = np.zeros((len(full.paths), 128), np.float32)
+    vecs[photos] = embed_paths([full.paths[i] for i in photos], Recipe(embedder="onnx"))
+    d = full.distances(vecs)[use]
+    same, folds = full.same[use], full.folds[use]
+    cal_mask = np.isin(folds, calib_folds)
+    cal = calibrate(d[cal_mask & same], d[cal_mask & ~same], 1e-2)
+    held = d[~cal_mask & ~same]
     k = int((held <= cal.threshold).sum())
     lo, hi = binomtest(k, len(held)).proportion_ci(0.95)
     assert lo <= 1e-2 <= hi, (k, len(held), cal.threshold)
