@@ -137,7 +137,10 @@ class Gallery:
     def threshold(self) -> float:
         """Same-person distance threshold (calibrated if `lookalike calibrate` ran, else dlib's 0.6)."""
         t = self.store.get_meta("threshold")
-        return float(t) if t else DEFAULT_THRESHOLD
+        owner = self.store.get_meta("threshold_embedder")  # written by recognition.save_calibration
+        if not t or (owner and self.embedder_name and owner != self.embedder_name):
+            return DEFAULT_THRESHOLD  # a threshold measured for another model means nothing here
+        return float(t)
 
     # the index ------------------------------------------------------------------------------
     def _index_file(self) -> Path:
