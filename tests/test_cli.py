@@ -78,3 +78,20 @@ def test_search_bad_photo_json_error(people_tree: Path, tmp_path: Path, group_ph
     assert code == 1 and json.loads(out)["error"]["type"] == "UnreadableImageError"
     code, out = invoke("search", str(group_photos / "dlib_dogs_NO_HUMAN_FACES.jpg"), "--gallery", g, "--json")
     assert code == 1 and json.loads(out)["error"]["type"] == "NoFaceError"
+
+
+def test_identify_and_verify(people_tree: Path, tmp_path: Path, datasets: Path) -> None:
+    g = str(tmp_path / "gallery")
+    invoke("ingest", str(people_tree), "--gallery", g, "--workers", "1", "--json")
+    photos = sorted((people_tree / "Adrien_Brody").iterdir())
+    code, out = invoke("identify", str(photos[0]), "--gallery", g, "--json")
+    assert code == 0, out
+    [face] = json.loads(out)["faces"]
+    assert face["person"] == "Adrien_Brody" and face["known"]
+    stranger = datasets / "face_recognition_examples" / "biden" / "train_biden.jpg"
+    code, out = invoke("identify", str(stranger), "--gallery", g, "--json")
+    assert json.loads(out)["faces"][0]["person"] is None  # nobody in this gallery: "unknown"
+    code, out = invoke("verify", str(photos[0]), str(photos[1]), "--json")
+    assert code == 0 and json.loads(out)["same"] is True
+    code, out = invoke("verify", str(photos[0]), str(stranger), "--json")
+    assert code == 0 and json.loads(out)["same"] is False

@@ -249,6 +249,92 @@ def serve_index(
     run_serve_index(_gallery_path(gallery), host=host, port=port)
 
 
+@app.command()
+@user_errors
+def identify(
+    photo: Annotated[Path, typer.Argument(help="Photo whose faces to identify.")],
+    gallery: GalleryOpt = None,
+    k: Annotated[int, typer.Option("-k", "--k", min=1, max=100, help="Neighbours that vote.")] = 5,
+    threshold: Annotated[Optional[float], typer.Option(help="Same-person distance [default: the gallery's].")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Who is each face in PHOTO — or "unknown" when nobody in the gallery is near enough."""
+    from lookalike.evaluation.commands import identify_photo
+
+    answer = identify_photo(photo.resolve(), _gallery_path(gallery), k=k, threshold=threshold)
+    if as_json:
+        print(json.dumps(answer))
+        return
+    table = Table(title=f"threshold {answer['threshold']:.3f}", title_justify="left")
+    for col in ("face", "box", "person", "distance", "similarity", "votes"):
+        table.add_column(col)
+    for n, f in enumerate(answer["faces"], 1):
+        b = f["box"]
+        table.add_row(str(n), f"({b['left']}, {b['top']})–({b['right']}, {b['bottom']})",
+                      f["person"] or "[yellow]unknown[/]", f"{f['distance']:.3f}", f"{f['similarity']:.0f}%",
+                      str(f["votes"]))
+    console.print(table)
+
+
+@app.command()
+@user_errors
+def verify(
+    photo_a: Annotated[Path, typer.Argument(help="First photo (its largest face).")],
+    photo_b: Annotated[Path, typer.Argument(help="Second photo (its largest face).")],
+    gallery: Annotated[Optional[Path], typer.Option("--gallery", "-g",
+                                                    help="Use this gallery's model and calibrated threshold.")] = None,
+    threshold: Annotated[Optional[float], typer.Option(help="Same-person distance [default: calibrated or 0.6].")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Are the people in two photos the same person?"""
+    from lookalike.evaluation.commands import verify_photos
+
+    answer = verify_photos(photo_a.resolve(), photo_b.resolve(), threshold=threshold, gallery=gallery)
+    if as_json:
+        print(json.dumps(answer))
+        return
+    verdict = "[green]same person[/]" if answer["same"] else "[red]different people[/]"
+    console.print(f"{verdict}: distance {answer['distance']:.3f} (threshold {answer['threshold']:.3f}), "
+                  f"similarity {answer['similarity']:.0f}%")
+
+
+@app.command()
+@user_errors
+def calibrate(
+    gallery: GalleryOpt = None,
+    target_far: Annotated[float, typer.Option(help="False-accept rate to aim for.")] = 1e-3,
+    lfw: Annotated[Optional[Path], typer.Option(help="Calibrate on LFW's pairs.txt in this folder instead "
+                                                     "of the gallery's own labelled faces.")] = None,
+    save: Annotated[bool, typer.Option(help="Store the threshold in the gallery.")] = True,
+    as_json: JsonOpt = False,
+) -> None:
+    """Measure the same-person threshold for a target false-accept rate and store it with the gallery."""
+    from lookalike.evaluation.commands import calibrate_threshold
+
+    answer = calibrate_threshold(_gallery_path(gallery), target_far=target_far, lfw=lfw, save=save)
+    if as_json:
+        print(json.dumps(answer))
+        return
+    console.print(", ".join(f"{k}: {v}" for k, v in answer.items()))
+
+
+@app.command("eval")
+@user_errors
+def evaluate(
+    embedder: Annotated[str, typer.Option(help="Embedder key.")] = "onnx",
+    index: Annotated[str, typer.Option(help="Index name(s), comma-separated.")] = "exact",
+    datasets: Annotated[Optional[list[str]], typer.Option(
+        "--dataset", help="Protocols to run (repeatable) [default: all].")] = None,
+    out: Annotated[Path, typer.Option(help="Folder for the JSON + Markdown report and plots.")] = Path("eval-report"),
+    recipe: Annotated[Optional[str], typer.Option(help="Embedding recipe name [default: the LFW study's].")] = None,
+) -> None:
+    """Run the evaluation protocols (LFW 10-fold, retrieval, open set, features) and write a report."""
+    from lookalike.evaluation.commands import evaluate as run_evaluate
+
+    run_evaluate(embedder=embedder, index=index, datasets=datasets, out_dir=out, recipe=recipe)
+    console.print(f"report written to [bold]{out}[/]")
+
+
 def main() -> None:  # pragma: no cover - console-script entry point
     sys.exit(app())
 
