@@ -4,16 +4,20 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
+from contextlib import closing
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from lookalike.gallery import Gallery, lfw, sample_people
+from lookalike.gallery.gallery import STORE_FILE
 
 pytestmark = pytest.mark.reliability
 
@@ -49,30 +53,58 @@ def check(gallery: Path) -> tuple[int, int]:
         return counts["images"], counts["faces"]
 
 
+def images_done(gallery: Path) -> int:
+    """Images the store has committed so far, read without disturbing the writer (0 before it exists)."""
+    db = gallery / STORE_FILE
+    if not db.exists():
+        return 0
+    try:
+        with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1)) as con:
+            return int(con.execute("SELECT count(*) FROM images").fetchone()[0])
+    except sqlite3.Error:
+        return 0
+
+
+def forget_embeddings(cache: Path) -> None:
+    """Drop the embedding cache (not the converted model) so the next run does real work to interrupt."""
+    for f in cache.glob("embeddings.sqlite*"):
+        f.unlink()
+
+
 def test_sigkill_during_ingest_loses_and_duplicates_nothing(source: Path, tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     reference = tmp_path / "reference"
-    done = subprocess.run(ingest_cmd(source, reference), env=env, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(ingest_cmd(source, reference), check=False, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     expected = check(reference)
+    total = expected[0]
     rng = random.Random(1234)
     gallery = tmp_path / "crashed"
-    env = {**env, "LOOKALIKE_CACHE": str(tmp_path / "cold-cache")}  # real work to interrupt, not cache hits
+    cache = tmp_path / "cold-cache"
+    env = {**env, "LOOKALIKE_CACHE": str(cache)}
     kills = []
     for trial in range(TRIALS):
+        forget_embeddings(cache)  # real work to interrupt, not cache hits
+        before = images_done(gallery)
+        if total - before < 2:  # nothing left to interrupt: start again from an empty gallery
+            shutil.rmtree(gallery, ignore_errors=True)
+            before = 0
         proc = subprocess.Popen(ingest_cmd(source, gallery), env=env, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(0.5, 2.5))
+        if trial % 4 == 3:  # a blind moment: start-up, schema creation, model loading, the final save
+            time.sleep(rng.uniform(0.1, 3.0))
+        else:  # mid-ingest: after a random number of committed images, a random instant later
+            target = rng.randint(before + 1, total - 1)
+            while proc.poll() is None and images_done(gallery) < target:
+                time.sleep(0.005)
+            time.sleep(rng.uniform(0.0, 0.03))
         killed = proc.poll() is None
         if killed:
             proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=60)
         kills.append(killed)
         check(gallery)
-        if not killed:  # it finished: start the next trials from an empty gallery again
-            for f in gallery.iterdir():
-                f.unlink()
-    done = subprocess.run(ingest_cmd(source, gallery), env=env, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(ingest_cmd(source, gallery), check=False, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     found = check(gallery)
     report = {"trials": TRIALS, "killed_mid_ingest": sum(kills), "expected_images_faces": expected,
