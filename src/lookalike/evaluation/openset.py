@@ -68,7 +68,7 @@ def _nearest(gallery: np.ndarray, probes: np.ndarray, chunk: int = 1024) -> tupl
         d = gn[None, :] - 2.0 * (p @ g.T) + np.einsum("ij,ij->i", p, p)[:, None]
         j = np.argmin(d, axis=1)
         idx.append(j)
-        dist.append(np.sqrt(np.maximum(d[np.arange(len(p)), j], 0.0)))
+        dist.append(np.sqrt(np.maximum(d[np.arange(len(p)), j], 0.0)).astype(np.float64))
     return np.concatenate(dist), np.concatenate(idx)
 
 
@@ -93,7 +93,7 @@ def open_set(vectors: np.ndarray, labels: Any, split: OpenSetSplit, fars: tuple[
     }
     for far in fars:
         allowed = int(np.floor(far * len(dn_sorted)))  # non-mated probes that may be accepted
-        thr = float(dn_sorted[allowed] - 1e-7) if allowed < len(dn_sorted) else float("inf")
+        thr = float(np.nextafter(dn_sorted[allowed], -np.inf)) if allowed < len(dn_sorted) else float("inf")
         acc = dm <= thr
         out[f"far_{far:g}"] = {
             "threshold": thr,
@@ -101,11 +101,13 @@ def open_set(vectors: np.ndarray, labels: Any, split: OpenSetSplit, fars: tuple[
             "detection_rate": float(acc.mean()),
             "identification_rate": float((acc & correct).mean()),
         }
-    # the full curve, for the plot: thresholds at every non-mated distance
-    grid = np.unique(np.concatenate([dn_sorted, [np.inf]]))
-    far_curve = np.searchsorted(dn_sorted, grid, side="left") / len(dn_sorted)
+    # the curve, for the plot: thresholds at log-spaced false-alarm rates from 1/n to 1
+    n = len(dn_sorted)
+    grid = np.unique(np.floor(np.geomspace(1.0, n, 300)).astype(np.int64))  # non-mated accepts allowed
+    thr = np.where(grid < n, dn_sorted[np.minimum(grid, n - 1)], np.inf)
     dm_ok = np.sort(dm[correct])
-    dir_curve = np.searchsorted(dm_ok, grid, side="left") / len(dm)
-    step = max(1, len(grid) // 400)
-    out["curve"] = {"far": far_curve[::step].tolist(), "dir": dir_curve[::step].tolist()}
+    out["curve"] = {
+        "far": (np.searchsorted(dn_sorted, thr, side="left") / n).tolist(),
+        "dir": (np.searchsorted(dm_ok, thr, side="left") / len(dm)).tolist(),
+    }
     return out

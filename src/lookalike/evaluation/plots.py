@@ -31,6 +31,7 @@ def _save(fig: Any, path: str | Path) -> Path:
             fig.savefig(fh, format="png", bbox_inches="tight")
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     finally:
         plt.close(fig)

@@ -119,6 +119,7 @@ def _save_table(path: Path, table: dict[str, np.ndarray], value: str, extra: dic
             np.savez(fh, **arrays, **(extra or {}))
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; the cache is shared
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -37,7 +37,7 @@ from lookalike.settings import datasets_dir
 
 DATASETS = ("lfw-verification", "lfw-retrieval", "orl-retrieval", "lfw-openset", "features")
 #: the recipe the LFW study chose on View 1 (see benchmarks/lfw_recipe.py and the README)
-DEFAULT_RECIPE = Recipe(fallback="cnn", pick="covers", flip=True)
+DEFAULT_RECIPE = Recipe(fallback="cnn", pick="covers", flip=True, padding=0.20)
 TOP_K = 100
 
 
@@ -48,6 +48,7 @@ def _write_atomic(path: Path, text: str) -> None:
         fh.write(text)
         fh.flush()
         os.fsync(fh.fileno())
+    os.chmod(tmp, 0o644)
     os.replace(tmp, path)
 
 
@@ -114,11 +115,11 @@ def _features(root: Path, recipe: Recipe) -> dict[str, Any]:
         counts[lab] = counts.get(lab, 0) + 1
     fit_paths = [p for p, lab in zip(all_paths, all_labels) if counts[lab] == 1]  # 4,069 single-photo people
     variants: list[tuple[str, Recipe, int | None]] = [
-        ("whole chip (padding 0.25), 128-d", recipe, None),
+        (f"whole chip (padding {recipe.padding:g}), 128-d", recipe, None),
         ("tighter crop (padding 0.10), 128-d", replace(recipe, padding=0.10), None),
         ("tighter crop (padding 0.0), 128-d", replace(recipe, padding=0.0), None),
-        ("whole chip, PCA 64-d", recipe, 64),
-        ("whole chip, PCA 32-d", recipe, 32),
+        (f"whole chip (padding {recipe.padding:g}), PCA 64-d", recipe, 64),
+        (f"whole chip (padding {recipe.padding:g}), PCA 32-d", recipe, 32),
     ]
     for label, rec, dim in variants:
         pv = embed_paths(pairs.paths, rec)
