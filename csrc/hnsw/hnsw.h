@@ -636,11 +636,10 @@ class Index {
     SearchScratch& s = scratch();
     std::vector<Cand> cands;
     VisitedLease vl(*pool_);
-    bool del = has_deleted_.load() || excl_self;
+    // Deleted nodes stay in the graph as waypoints, so new nodes may link to them too.
     for (int lev = std::min(level, maxl); lev >= 0; --lev) {
       if (lev != std::min(level, maxl)) vl.list->reset();
-      if (del) search0<true, true>(v, ep, ef_construction_, s, *vl.list, nd, lev, excl_self ? id : kNone);
-      else search0<false, true>(v, ep, ef_construction_, s, *vl.list, nd, lev);
+      search0<false, true>(v, ep, ef_construction_, s, *vl.list, nd, lev, excl_self ? id : kNone);
       collect(cands, s);
       if (cands.empty()) continue;
       ep = connect(id, cands, lev);
@@ -664,6 +663,7 @@ class Index {
   // Reuse the slot of a deleted node for a new vector: clear its links and link it in anew.
   // Links that other nodes hold to this slot stay (they now lead to the new vector).
   void relink(node_t id, const float* v, label_t label) {
+    repair_around(id);
     {
       std::lock_guard<std::mutex> g(locks_[id]);
       char* r = rec(id);
@@ -673,6 +673,40 @@ class Index {
       std::fill(upper_[id].begin(), upper_[id].end(), 0u);
     }
     link_in(id, levels_[id], v, true);
+  }
+
+  // Before slot `id` changes meaning, let each of its neighbours adopt its other neighbours
+  // (heuristic selection over both lists), so paths that ran through the slot survive.
+  void repair_around(node_t id) {
+    std::vector<Cand> tmp;
+    for (int lev = levels_[id]; lev >= 0; --lev) {
+      const std::size_t mmax = lev == 0 ? M0_ : p_.M;
+      std::vector<uint32_t> old;
+      {
+        std::lock_guard<std::mutex> g(locks_[id]);
+        const uint32_t* ll = links(id, lev);
+        old.assign(ll + 1, ll + 1 + count_of(ll));
+      }
+      for (node_t nb : old) {
+        if (nb == id) continue;
+        std::lock_guard<std::mutex> g(locks_[nb]);
+        uint32_t* ll = links(nb, lev);
+        uint32_t cnt = count_of(ll);
+        const float* vn = vec(nb);
+        tmp.clear();
+        auto consider = [&](node_t c) {
+          if (c == id || c == nb) return;
+          for (const Cand& t : tmp) if (t.id == c) return;
+          tmp.push_back({dist(vn, vec(c)), c});
+        };
+        for (uint32_t j = 1; j <= cnt; ++j) consider(ll[j]);
+        for (node_t c : old) consider(c);
+        std::sort(tmp.begin(), tmp.end(), [](const Cand& a, const Cand& b) { return a.d < b.d; });
+        select_neighbours(tmp, mmax);
+        set_count(ll, static_cast<uint32_t>(tmp.size()));
+        for (std::size_t j = 0; j < tmp.size(); ++j) ll[j + 1] = tmp[j].id;
+      }
+    }
   }
 
   FileHeader make_header() const {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -120,7 +121,7 @@ class ExactIndex(Index):
         try:
             with np.load(path, allow_pickle=False) as z:
                 meta, ids, vectors = z["meta"], z["ids"], z["vectors"]
-        except (OSError, ValueError, KeyError, EOFError) as exc:
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
             raise CorruptFileError(f"cannot read exact index {path}: {exc}") from exc
         idx = cls(int(meta[0]), space="ip" if int(meta[1]) else "l2")
         if len(ids):
