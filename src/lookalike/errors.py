@@ -39,3 +39,11 @@ class MissingDependencyError(LookalikeError):
         what = f" for {purpose}" if purpose else ""
         super().__init__(f"the optional package '{package}' is needed{what}; install it with: {hint}")
         self.package = package
+
+
+class ServiceUnavailableError(LookalikeError):
+    """A service lookalike depends on (the index service) did not answer in time or at all."""
+
+
+class AuthorizationError(LookalikeError):
+    """A write request came without the configured API token, or with a wrong one."""

@@ -7,6 +7,7 @@ whatever it came in as (grayscale, palette, RGBA, CMYK, 16-bit, animated GIF's f
 from __future__ import annotations
 
 import io
+import re
 import warnings
 from pathlib import Path
 
@@ -20,6 +21,10 @@ MAX_BYTES = 25 * 1024 * 1024
 MAX_PIXELS = 40_000_000
 
 
+def _mib(n: int) -> str:
+    return f"{n:,} bytes ({n / 2**20:.1f} MiB)"
+
+
 def read_bytes(path: str | Path, max_bytes: int = MAX_BYTES) -> bytes:
     """Read a file, refusing one larger than ``max_bytes`` before reading it."""
     p = Path(path)
@@ -30,7 +35,7 @@ def read_bytes(path: str | Path, max_bytes: int = MAX_BYTES) -> bytes:
     if not p.is_file():
         raise UnreadableImageError(f"{p} is not a file")
     if size > max_bytes:
-        raise ImageTooLargeError(f"{p} is {size / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.0f} MB")
+        raise ImageTooLargeError(f"{p} is {_mib(size)}; the limit is {_mib(max_bytes)}")
     return p.read_bytes()
 
 
@@ -39,14 +44,18 @@ def decode_image(data: bytes, max_bytes: int = MAX_BYTES, max_pixels: int = MAX_
     if not data:
         raise UnreadableImageError("the file is empty")
     if len(data) > max_bytes:
-        raise ImageTooLargeError(f"the file is {len(data) / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.0f} MB")
+        raise ImageTooLargeError(f"the file is {_mib(len(data))}; the limit is {_mib(max_bytes)}")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             img = Image.open(io.BytesIO(data))  # reads the header only
     except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         if isinstance(exc, (Image.DecompressionBombError, Image.DecompressionBombWarning)):
-            raise ImageTooLargeError(f"the image has too many pixels: {exc}") from exc
+            size = re.search(r"\((\d+) pixels\)", str(exc))
+            claimed = f"{int(size.group(1)) / 1e6:,.0f} megapixels" if size else "too many pixels"
+            raise ImageTooLargeError(
+                f"the image has {claimed}; the limit is {max_pixels / 1e6:.0f} (refused before decoding)"
+            ) from exc
         raise UnreadableImageError("the data is not an image in a format lookalike can read") from exc
     except Exception as exc:  # PIL raises a zoo of errors on hostile headers
         raise UnreadableImageError(f"the image is truncated or damaged: {exc}") from exc

@@ -137,7 +137,10 @@ class Gallery:
     def threshold(self) -> float:
         """Same-person distance threshold (calibrated if `lookalike calibrate` ran, else dlib's 0.6)."""
         t = self.store.get_meta("threshold")
-        return float(t) if t else DEFAULT_THRESHOLD
+        owner = self.store.get_meta("threshold_embedder")  # written by recognition.save_calibration
+        if not t or (owner and self.embedder_name and owner != self.embedder_name):
+            return DEFAULT_THRESHOLD  # a threshold measured for another model means nothing here
+        return float(t)
 
     # the index ------------------------------------------------------------------------------
     def _index_file(self) -> Path:
@@ -362,7 +365,10 @@ class Gallery:
     def search_photo(
         self, photo: str | Path | bytes, k: int = 10, exclude_self: bool = False, require_face: bool = True
     ) -> list[FaceMatches]:
-        """Detect every face in a photo and find each one's nearest gallery faces (largest face first)."""
+        """Detect every face in a photo and find each one's nearest gallery faces (largest face first).
+
+        ``exclude_self`` skips gallery faces that come from the same photo (same file content).
+        """
         pipe = self.pipeline()
         if self.embedder_name and pipe.embedder.name != self.embedder_name:
             raise IndexMismatchError(f"gallery model {self.embedder_name!r} ≠ pipeline {pipe.embedder.name!r}")
@@ -371,7 +377,8 @@ class Gallery:
             if require_face:
                 raise NoFaceError("no face was found in the photo")
             return []
-        exclude = {str(photo)} if exclude_self and not isinstance(photo, bytes) else None
+        # "self" is the same photo content, however the path is spelled (or bytes of a stored file)
+        exclude = self.store.paths_with_sha256(res.sha256) if exclude_self else None
         vecs = np.stack([f.embedding for f in res.faces])
         rows = self.search_vectors(vecs, k, exclude)
         return [FaceMatches(f.box.as_dict(), r) for f, r in zip(res.faces, rows)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -112,6 +113,8 @@ def celeba(identity_file: str | Path, images_dir: str | Path | None = None) -> l
     beside it unless ``images_dir`` says otherwise. People are named ``celeba_<id>``."""
     identity_file = Path(identity_file).resolve()
     folder = Path(images_dir) if images_dir else identity_file.parent / "img_align_celeba"
+    if (folder / folder.name).is_dir():  # the official zip unpacks into a folder of the same name
+        folder = folder / folder.name
     items = []
     for n, line in enumerate(identity_file.read_text().splitlines(), 1):
         if not line.strip():
@@ -139,3 +142,26 @@ def detect_source(path: str | Path) -> tuple[str, list[SourceItem]]:
     if any(d.is_dir() for d in p.iterdir()):
         return "folders", folder_per_person(p)
     return "photos", loose_photos(p)
+
+
+def sample_people(
+    items: list[SourceItem], people: int | None = None, min_images: int = 1, seed: int = 0
+) -> list[SourceItem]:
+    """Keep labelled people with at least ``min_images`` photos, then a seeded sample of ``people`` of them.
+
+    Unlabelled photos are kept only when no filter is asked for. The order of ``items`` is preserved.
+    """
+    if people is None and min_images <= 1:
+        return items
+    counts: dict[str, int] = {}
+    for it in items:
+        if it.person is not None:
+            counts[it.person] = counts.get(it.person, 0) + 1
+    names = sorted(p for p, c in counts.items() if c >= min_images)
+    if people is not None:
+        if people < 1:
+            raise LookalikeError("people must be at least 1")
+        rng = random.Random(seed)
+        names = sorted(rng.sample(names, min(people, len(names))))
+    wanted = set(names)
+    return [it for it in items if it.person in wanted]

@@ -46,6 +46,7 @@ CREATE TABLE IF NOT EXISTS faces (
 CREATE INDEX IF NOT EXISTS faces_image ON faces(image_id);
 CREATE INDEX IF NOT EXISTS faces_person ON faces(person_id);
 CREATE INDEX IF NOT EXISTS images_person ON images(person_id);
+CREATE INDEX IF NOT EXISTS images_sha256 ON images(sha256);
 """
 
 
@@ -216,6 +217,12 @@ class Store:
     def has_image(self, path: str) -> bool:
         with self._lock:
             return self._db.execute("SELECT 1 FROM images WHERE path = ?", (path,)).fetchone() is not None
+
+    def paths_with_sha256(self, sha256: str) -> set[str]:
+        """Stored image paths whose file content has this SHA-256 (the same photo, wherever it lies)."""
+        with self._lock:
+            rows = self._db.execute("SELECT path FROM images WHERE sha256 = ?", (sha256,)).fetchall()
+        return {r[0] for r in rows}
 
     def image_paths(self) -> set[str]:
         with self._lock:

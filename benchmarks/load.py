@@ -1,0 +1,55 @@
+"""Load test of the web service: N concurrent clients (default 8) post real photos for S seconds (default 60).
+
+    python benchmarks/load.py [--gallery PATH] [--clients 8] [--seconds 60] [--url http://127.0.0.1:8000]
+
+Without ``--url`` it starts the service in-process on a free loopback port over ``--gallery`` (default: the
+per-user gallery that ``make run`` builds). Writes ``benchmarks/results/load.json`` and prints the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+from contextlib import nullcontext
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT))
+
+from lookalike.service.loadgen import run_load  # noqa: E402
+from lookalike.settings import datasets_dir, default_gallery  # noqa: E402
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--gallery", type=Path, default=None)
+    ap.add_argument("--url", default=None, help="a running service; default: start one in-process")
+    ap.add_argument("--clients", type=int, default=8)
+    ap.add_argument("--seconds", type=float, default=60.0)
+    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "load.json")
+    args = ap.parse_args()
+    fre = datasets_dir() / "face_recognition_examples"
+    photos = [p.read_bytes() for p in sorted(fre.glob("*/*.jp*g"))]
+    if args.url:
+        ctx = nullcontext(args.url)
+    else:
+        from lookalike.service.app import create_app
+        from tests.service.live import live_server
+
+        ctx = live_server(create_app(args.gallery or default_gallery(), token=None))
+    with ctx as url:
+        report = run_load(url, photos, clients=args.clients, seconds=args.seconds)
+    result = {"benchmark": "load", "machine": {"cores": os.cpu_count(), "python": platform.python_version(),
+                                               "loadavg_after": os.getloadavg()},
+              "photos": len(photos), **report.as_dict()}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=1))
+    print(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,343 @@
+"""The ``lookalike`` command line (Typer + Rich).
+
+Every command takes ``--gallery PATH`` (default: the per-user data folder); query commands take
+``--json`` and print the same answer shape as the REST API. User errors (no face, unreadable image,
+missing gallery, …) print one clear line and exit with status 1.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, Optional, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from lookalike.errors import LookalikeError
+
+app = typer.Typer(
+    name="lookalike",
+    help="Which celebrities does this face look like? Build a gallery, then search it with a photo.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+GalleryOpt = Annotated[
+    Optional[Path], typer.Option("--gallery", "-g", help="Gallery folder [default: the per-user data folder].")
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print a machine-readable JSON answer.")]
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def user_errors(func: F) -> F:
+    """Turn a :class:`LookalikeError` into one red line (or a JSON error object) and exit status 1."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except LookalikeError as e:
+            if kwargs.get("as_json"):
+                print(json.dumps({"error": {"type": type(e).__name__, "message": str(e)}}))
+            else:
+                err_console.print(f"[bold red]error:[/] {e}")
+            raise typer.Exit(1) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _gallery_path(gallery: Path | None) -> Path:
+    from lookalike.settings import default_gallery
+
+    return gallery or default_gallery()
+
+
+def _resolve_source(source: str) -> tuple[str, list[Any]]:
+    """A path, or the name of a data set in the data-set folder (``lfw``)."""
+    from lookalike.gallery.sources import detect_source
+    from lookalike.settings import datasets_dir
+
+    path = Path(source)
+    if not path.exists() and "/" not in source and (datasets_dir() / source).exists():
+        path = datasets_dir() / source
+    return detect_source(path)
+
+
+@app.command()
+@user_errors
+def ingest(
+    source: Annotated[str, typer.Argument(help="LFW folder, CelebA identity file, folder per person, photos, "
+                                               "or a data set name such as 'lfw'.")],
+    gallery: GalleryOpt = None,
+    index: Annotated[Optional[str], typer.Option(help="Vector index (see `lookalike info --indexes`).")] = None,
+    embedder: Annotated[Optional[str], typer.Option(help="Face embedder key [default: fastest installed].")] = None,
+    detector: Annotated[str, typer.Option(help="Face detector: hog (fast) or cnn (finds more, slow on CPU).")] = "hog",
+    workers: Annotated[int, typer.Option(help="Worker processes (0 = one per core).")] = 0,
+    people: Annotated[Optional[int], typer.Option(help="Only a seeded random sample of this many people.")] = None,
+    min_images: Annotated[int, typer.Option(help="Only people with at least this many photos.")] = 1,
+    seed: Annotated[int, typer.Option(help="Seed of the --people sample.")] = 0,
+    as_json: JsonOpt = False,
+) -> None:
+    """Add the photos of a source to the gallery (resumable: stored photos are skipped)."""
+    from lookalike.api import build_gallery
+    from lookalike.gallery.sources import sample_people
+
+    kind, items = _resolve_source(source)
+    items = sample_people(items, people, min_images, seed)
+    if not as_json:
+        err_console.print(f"[bold]{len(items)}[/] photos ({kind}) → {_gallery_path(gallery)}")
+    rep = build_gallery(items, _gallery_path(gallery), index=index, embedder=embedder, detector=detector,
+                        workers=workers, progress=not as_json)
+    summary = {
+        "photos": rep.total, "added_images": rep.added_images, "added_faces": rep.added_faces,
+        "skipped_existing": rep.skipped_existing, "from_cache": rep.cached, "no_face": len(rep.no_face),
+        "errors": len(rep.errors), "interrupted": rep.interrupted,
+    }
+    if as_json:
+        print(json.dumps({**summary, "error_files": [{"path": p, "message": m} for p, m in rep.errors]}))
+    else:
+        console.print(", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in summary.items()))
+        for path, msg in rep.errors[:10]:
+            err_console.print(f"[yellow]skipped[/] {path}: {msg}")
+        if len(rep.errors) > 10:
+            err_console.print(f"[yellow]… and {len(rep.errors) - 10} more unreadable files[/]")
+    if rep.interrupted:
+        err_console.print("[yellow]interrupted — run the same command again to resume[/]")
+        raise typer.Exit(130)
+
+
+@app.command()
+@user_errors
+def search(
+    photo: Annotated[Path, typer.Argument(help="Photo to search with (every detected face is searched).")],
+    k: Annotated[int, typer.Option("-k", "--k", min=1, max=1000, help="Neighbours per face.")] = 10,
+    gallery: GalleryOpt = None,
+    exclude_self: Annotated[bool, typer.Option(help="Skip gallery faces from this very photo file.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Find the gallery faces most similar to each face in PHOTO."""
+    from lookalike.api import search as api_search
+
+    matches = api_search(photo.resolve(), k=k, gallery=_gallery_path(gallery), exclude_self=exclude_self)
+    if as_json:
+        print(json.dumps({"faces": [m.as_dict() for m in matches]}))
+        return
+    for n, m in enumerate(matches, 1):
+        b = m.box
+        table = Table(title=f"face {n} of {len(matches)} at ({b['left']}, {b['top']})–({b['right']}, {b['bottom']})",
+                      title_justify="left")
+        table.add_column("rank", justify="right")
+        table.add_column("person")
+        table.add_column("distance", justify="right")
+        table.add_column("similarity", justify="right")
+        table.add_column("image", overflow="fold")
+        for nb in m.neighbours:
+            table.add_row(str(nb.rank), nb.person or "—", f"{nb.distance:.3f}", f"{nb.similarity:.0f}%", nb.image)
+        console.print(table)
+
+
+@app.command()
+@user_errors
+def info(
+    gallery: GalleryOpt = None,
+    indexes: Annotated[bool, typer.Option("--indexes", help="List the vector indexes that can be used.")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Show what a gallery holds: people, photos, faces, model and index."""
+    if indexes:
+        from lookalike.index import available_indexes
+
+        names = available_indexes()
+        print(json.dumps({"indexes": names}) if as_json else "\n".join(names))
+        return
+    from lookalike.api import info as api_info
+
+    data = api_info(_gallery_path(gallery))
+    if as_json:
+        print(json.dumps(data))
+        return
+    table = Table(show_header=False)
+    for key, value in data.items():
+        table.add_row(key.replace("_", " "), json.dumps(value) if isinstance(value, (dict, list)) else str(value))
+    console.print(table)
+
+
+@app.command()
+@user_errors
+def remove(
+    face_ids: Annotated[Optional[list[int]], typer.Argument(help="Face ids to remove (see `search --json`).")] = None,
+    person: Annotated[Optional[str], typer.Option(help="Remove every face of this person.")] = None,
+    gallery: GalleryOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Remove faces by id, or every face of a person, from the store and the index."""
+    from lookalike.api import remove as api_remove
+
+    if not face_ids and not person:
+        raise LookalikeError("say what to remove: face ids, or --person NAME")
+    gone = api_remove(face_ids, person, _gallery_path(gallery))
+    missing = sorted(set(face_ids or []) - set(gone))
+    if as_json:
+        print(json.dumps({"removed": gone, "not_found": missing}))
+        return
+    console.print(f"removed {len(gone)} face(s)" + (f"; not found: {missing}" if missing else ""))
+
+
+@app.command()
+@user_errors
+def fetch(
+    dataset: Annotated[str, typer.Argument(help="Data set to download: lfw or celeba.")],
+    dest: Annotated[Optional[Path], typer.Option(help="Target folder [default: the data-set cache].")] = None,
+) -> None:
+    """Download a public data set from its home (checksummed, cached, resumable)."""
+    from tqdm import tqdm
+
+    from lookalike.fetch import fetch as do_fetch
+    from lookalike.settings import cache_dir
+
+    bars: dict[str, tqdm] = {}
+
+    def progress(name: str) -> Callable[[int, int | None], None]:
+        def update(done: int, total: int | None) -> None:
+            bar = bars.setdefault(name, tqdm(total=total, desc=name, unit="B", unit_scale=True))
+            bar.update(done - bar.n)
+
+        return update
+
+    target = dest or cache_dir() / "datasets" / dataset
+    try:
+        path = do_fetch(dataset, target, progress)
+    finally:
+        for bar in bars.values():
+            bar.close()
+    console.print(f"ready: [bold]lookalike ingest {path}[/]")
+
+
+@app.command()
+@user_errors
+def serve(
+    gallery: GalleryOpt = None,
+    host: Annotated[str, typer.Option(help="Address to listen on (default: this machine only).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port of the web page and REST API.")] = 8000,
+    index_url: Annotated[Optional[str], typer.Option(
+        help="Two-service mode: URL of a running `lookalike serve-index`.")] = None,
+) -> None:
+    """Serve the look-alike web page and REST API (API docs at /docs)."""
+    from lookalike.service.run import serve as run_serve
+
+    run_serve(_gallery_path(gallery), host=host, port=port, index_url=index_url)
+
+
+@app.command("serve-index")
+@user_errors
+def serve_index(
+    gallery: GalleryOpt = None,
+    host: Annotated[str, typer.Option(help="Address to listen on (default: this machine only).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port of the index service.")] = 8001,
+) -> None:
+    """Serve only the gallery's vector index (vectors in, ids and distances out) for two-service mode."""
+    from lookalike.service.run import serve_index as run_serve_index
+
+    run_serve_index(_gallery_path(gallery), host=host, port=port)
+
+
+@app.command()
+@user_errors
+def identify(
+    photo: Annotated[Path, typer.Argument(help="Photo whose faces to identify.")],
+    gallery: GalleryOpt = None,
+    k: Annotated[int, typer.Option("-k", "--k", min=1, max=100, help="Neighbours that vote.")] = 5,
+    threshold: Annotated[Optional[float], typer.Option(help="Same-person distance [default: the gallery's].")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Who is each face in PHOTO — or "unknown" when nobody in the gallery is near enough."""
+    from lookalike.evaluation.commands import identify_photo
+
+    answer = identify_photo(photo.resolve(), _gallery_path(gallery), k=k, threshold=threshold)
+    if as_json:
+        print(json.dumps(answer))
+        return
+    table = Table(title=f"threshold {answer['threshold']:.3f}", title_justify="left")
+    for col in ("face", "box", "person", "distance", "similarity", "votes"):
+        table.add_column(col)
+    for n, f in enumerate(answer["faces"], 1):
+        b = f["box"]
+        table.add_row(str(n), f"({b['left']}, {b['top']})–({b['right']}, {b['bottom']})",
+                      f["person"] or "[yellow]unknown[/]", f"{f['distance']:.3f}", f"{f['similarity']:.0f}%",
+                      str(f["votes"]))
+    console.print(table)
+
+
+@app.command()
+@user_errors
+def verify(
+    photo_a: Annotated[Path, typer.Argument(help="First photo (its largest face).")],
+    photo_b: Annotated[Path, typer.Argument(help="Second photo (its largest face).")],
+    gallery: Annotated[Optional[Path], typer.Option("--gallery", "-g",
+                                                    help="Use this gallery's model and calibrated threshold.")] = None,
+    threshold: Annotated[Optional[float], typer.Option(help="Same-person distance [default: calibrated or 0.6].")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Are the people in two photos the same person?"""
+    from lookalike.evaluation.commands import verify_photos
+
+    answer = verify_photos(photo_a.resolve(), photo_b.resolve(), threshold=threshold, gallery=gallery)
+    if as_json:
+        print(json.dumps(answer))
+        return
+    verdict = "[green]same person[/]" if answer["same"] else "[red]different people[/]"
+    console.print(f"{verdict}: distance {answer['distance']:.3f} (threshold {answer['threshold']:.3f}), "
+                  f"similarity {answer['similarity']:.0f}%")
+
+
+@app.command()
+@user_errors
+def calibrate(
+    gallery: GalleryOpt = None,
+    target_far: Annotated[float, typer.Option(help="False-accept rate to aim for.")] = 1e-3,
+    lfw: Annotated[Optional[Path], typer.Option(help="Calibrate on LFW's pairs.txt in this folder instead "
+                                                     "of the gallery's own labelled faces.")] = None,
+    save: Annotated[bool, typer.Option(help="Store the threshold in the gallery.")] = True,
+    as_json: JsonOpt = False,
+) -> None:
+    """Measure the same-person threshold for a target false-accept rate and store it with the gallery."""
+    from lookalike.evaluation.commands import calibrate_threshold
+
+    answer = calibrate_threshold(_gallery_path(gallery), target_far=target_far, lfw=lfw, save=save)
+    if as_json:
+        print(json.dumps(answer))
+        return
+    console.print(", ".join(f"{k}: {v}" for k, v in answer.items()))
+
+
+@app.command("eval")
+@user_errors
+def evaluate(
+    embedder: Annotated[str, typer.Option(help="Embedder key.")] = "onnx",
+    index: Annotated[str, typer.Option(help="Index name(s), comma-separated.")] = "exact",
+    datasets: Annotated[Optional[list[str]], typer.Option(
+        "--dataset", help="Protocols to run (repeatable) [default: all].")] = None,
+    out: Annotated[Path, typer.Option(help="Folder for the JSON + Markdown report and plots.")] = Path("eval-report"),
+    recipe: Annotated[Optional[str], typer.Option(help="Embedding recipe name [default: the LFW study's].")] = None,
+) -> None:
+    """Run the evaluation protocols (LFW 10-fold, retrieval, open set, features) and write a report."""
+    from lookalike.evaluation.commands import evaluate as run_evaluate
+
+    run_evaluate(embedder=embedder, index=index, datasets=datasets, out_dir=out, recipe=recipe)
+    console.print(f"report written to [bold]{out}[/]")
+
+
+def main() -> None:  # pragma: no cover - console-script entry point
+    sys.exit(app())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

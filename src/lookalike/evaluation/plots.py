@@ -1,0 +1,88 @@
+"""PNG plots for evaluation reports: ROC (verification), CMC (retrieval), DIR vs FAR (open set)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+
+def _figure() -> tuple[Any, Any]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4.5), dpi=110)
+    return fig, ax
+
+
+def _save(fig: Any, path: str | Path) -> Path:
+    """Write the PNG atomically and close the figure."""
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".png")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fig.savefig(fh, format="png", bbox_inches="tight")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        plt.close(fig)
+        Path(tmp).unlink(missing_ok=True)
+    return path
+
+
+def plot_roc(curves: Mapping[str, tuple[Sequence[float], Sequence[float]]], path: str | Path,
+             title: str = "LFW verification ROC") -> Path:
+    """``{label: (far, tar)}`` on a log FAR axis."""
+    fig, ax = _figure()
+    for label, (far, tar) in curves.items():
+        ax.plot([max(f, 1e-4) for f in far], tar, label=label, lw=1.5)
+    for x in (1e-3, 1e-2):
+        ax.axvline(x, color="grey", lw=0.6, ls=":")
+    ax.set_xscale("log")
+    ax.set_xlim(1e-4, 1.0)
+    ax.set_xlabel("false accept rate")
+    ax.set_ylabel("true accept rate")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right", fontsize=8)
+    return _save(fig, path)
+
+
+def plot_cmc(curves: Mapping[str, Sequence[float]], path: str | Path, title: str = "CMC") -> Path:
+    """``{label: cmc}`` with ``cmc[k-1]`` the rank-k identification rate."""
+    fig, ax = _figure()
+    for label, cmc in curves.items():
+        ax.plot(range(1, len(cmc) + 1), cmc, marker=".", ms=3, label=label, lw=1.2)
+    ax.set_xscale("log")
+    ax.set_xlabel("rank k")
+    ax.set_ylabel("queries with a same-person photo in the top k")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right", fontsize=8)
+    return _save(fig, path)
+
+
+def plot_dir(curves: Mapping[str, tuple[Sequence[float], Sequence[float]]], path: str | Path,
+             title: str = "Open-set identification") -> Path:
+    """``{label: (far, dir)}``: detection-and-identification rate against false alarm rate."""
+    fig, ax = _figure()
+    for label, (far, dir_) in curves.items():
+        ax.plot([max(f, 1e-4) for f in far], dir_, label=label, lw=1.5)
+    for x in (1e-2, 1e-1):
+        ax.axvline(x, color="grey", lw=0.6, ls=":")
+    ax.set_xscale("log")
+    ax.set_xlim(1e-4, 1.0)
+    ax.set_xlabel("false alarm rate (unknown people accepted)")
+    ax.set_ylabel("detection and identification rate")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right", fontsize=8)
+    return _save(fig, path)

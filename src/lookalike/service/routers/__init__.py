@@ -1,0 +1,1 @@
+"""One router per resource: the page, photo endpoints, the gallery, status."""

@@ -1,0 +1,145 @@
+"""Gallery endpoints: enrol photos of a person, delete a face, list people, face thumbnails and photos."""
+
+from __future__ import annotations
+
+import unicodedata
+from typing import Annotated, Any
+
+import anyio.to_thread
+from fastapi import APIRouter, Depends, File, Form, Header, Path, Query, Response, UploadFile
+
+from lookalike.errors import ImageError, LookalikeError, NoFaceError
+from lookalike.gallery.cache import CachedPhoto
+from lookalike.service.analysis import Timings, analyze
+from lookalike.service.config import MAX_ENROL_FILES
+from lookalike.service.http_errors import NotFoundError
+from lookalike.service.schemas import EnrolOut, PeopleOut, RemovedOut
+from lookalike.service.security import check_write_token
+from lookalike.service.state import ServiceState, get_state
+from lookalike.service.uploads import keep_photo, read_upload
+
+router = APIRouter(prefix="/api/gallery", tags=["gallery"])
+State = Annotated[ServiceState, Depends(get_state)]
+FaceId = Annotated[int, Path(ge=1, le=2**62, description="a face id from a search answer")]
+MAX_NAME = 200
+#: browsers may keep gallery pictures for an hour (a face id's picture changes only if it is deleted)
+PICTURE_CACHE = "private, max-age=3600"
+
+
+def require_writer(state: State, authorization: Annotated[str | None, Header()] = None) -> None:
+    """Dependency of write endpoints: the API token when one is configured."""
+    check_write_token(state.config.token, authorization)
+
+
+def clean_name(person: str) -> str:
+    """A person's name as stored: trimmed, printable, at most 200 characters."""
+    name = unicodedata.normalize("NFC", person.strip())
+    if not name:
+        raise LookalikeError("the person's name is empty")
+    if len(name) > MAX_NAME or any(unicodedata.category(ch).startswith("C") for ch in name):
+        raise LookalikeError(f"the person's name must be printable text of at most {MAX_NAME} characters")
+    return name
+
+
+@router.post("/faces", response_model=EnrolOut, status_code=201, dependencies=[Depends(require_writer)])
+async def enrol(
+    response: Response,
+    state: State,
+    person: Annotated[str, Form(description="the person's name")],
+    files: Annotated[
+        list[UploadFile], File(description="photos of the person (the face nearest the centre is kept)")
+    ],
+) -> dict[str, Any]:
+    """Add photos of a person to the gallery. Each photo gives the face nearest its centre; photos
+    already in the gallery (same content) are skipped. Needs the API token when one is configured."""
+    name = clean_name(person)
+    if len(files) > MAX_ENROL_FILES:
+        raise LookalikeError(f"send at most {MAX_ENROL_FILES} photos per request")
+    datas = [
+        (f.filename or f"photo {i + 1}", await read_upload(f, state.config.max_bytes))
+        for i, f in enumerate(files)
+    ]
+
+    def work() -> tuple[list[dict[str, Any]], list[dict[str, str]], list[Exception]]:
+        added: list[dict[str, Any]] = []
+        skipped: list[dict[str, str]] = []
+        failures: list[Exception] = []
+        g, c = state.gallery, state.config
+        for filename, data in datas:
+            try:
+                a = analyze(state.pipeline, data, "center", c.max_bytes, c.max_pixels, c.max_faces, Timings())
+            except (ImageError, NoFaceError) as exc:
+                skipped.append({"file": filename, "reason": str(exc)})
+                failures.append(exc)
+                continue
+            f = a.faces[0]
+            path = keep_photo(g.root, data, a.sha256)
+            photo = CachedPhoto(
+                a.width,
+                a.height,
+                [(f.box.left, f.box.top, f.box.right, f.box.bottom)],
+                [f.score],
+                f.embedding[None, :],
+            )
+            ids = g.add_embeddings(str(path), name, photo, state.pipeline.embedder.name, a.sha256)
+            if not ids:
+                skipped.append({"file": filename, "reason": "this photo is already in the gallery"})
+                continue
+            added.append({"file": filename, "face_id": ids[0], "box": f.box.as_dict()})
+        if added:
+            g.save_index()
+        return added, skipped, failures
+
+    added, skipped, failures = await state.run(work)
+    if not added and failures:
+        raise failures[0]
+    if not added:
+        response.status_code = 200
+    return {"person": name, "added": added, "skipped": skipped}
+
+
+@router.delete("/faces/{face_id}", response_model=RemovedOut, dependencies=[Depends(require_writer)])
+async def delete_face(face_id: FaceId, state: State) -> dict[str, list[int]]:
+    """Remove one face from the store and the index. Needs the API token when one is configured."""
+    gone = await state.run(state.gallery.remove_faces, [face_id])
+    if not gone:
+        raise NotFoundError(f"there is no face {face_id} in the gallery")
+    return {"removed": gone}
+
+
+@router.get("/people", response_model=PeopleOut)
+async def people(
+    state: State,
+    q: Annotated[str | None, Query(max_length=MAX_NAME, description="only names containing this")] = None,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> dict[str, Any]:
+    """People in the gallery with their numbers of photos and faces, by name."""
+    rows = await anyio.to_thread.run_sync(state.gallery.store.people)
+    if q:
+        needle = q.casefold()
+        rows = [r for r in rows if needle in r[0].casefold()]
+    page = rows[offset : offset + limit]
+    return {
+        "total": len(rows),
+        "offset": offset,
+        "people": [{"name": n, "images": i, "faces": f} for n, i, f in page],
+    }
+
+
+@router.get(
+    "/faces/{face_id}/thumbnail", response_class=Response, responses={200: {"content": {"image/jpeg": {}}}}
+)
+async def thumbnail(face_id: FaceId, state: State) -> Response:
+    """The gallery face's aligned 150×150 chip (JPEG)."""
+    data = await anyio.to_thread.run_sync(state.pictures.thumbnail, face_id)
+    return Response(data, media_type="image/jpeg", headers={"Cache-Control": PICTURE_CACHE})
+
+
+@router.get(
+    "/faces/{face_id}/image", response_class=Response, responses={200: {"content": {"image/jpeg": {}}}}
+)
+async def image(face_id: FaceId, state: State) -> Response:
+    """The whole gallery photo the face comes from (JPEG, longest side at most 1280 px)."""
+    data = await anyio.to_thread.run_sync(state.pictures.photo, face_id)
+    return Response(data, media_type="image/jpeg", headers={"Cache-Control": PICTURE_CACHE})
