@@ -225,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
         runs = []
         slow = {"kdtree", "balltree", "exact"}  # brute-force speed at this size: measured in --quick
         big = [n for n in names if n not in slow]
-        for ds in args.datasets.split(","):
+        for ds in [d for d in args.datasets.split(",") if d]:
             vecs = face_like(args.n + args.queries, seed=2)[0] if ds == "face-like" else \
                 gaussian(args.n + args.queries, seed=2)
             x, q = holdout(vecs, args.queries, seed=2)

@@ -28,9 +28,10 @@ class GroundTruth:
         return int(self.ids.shape[1])
 
 
-def ground_truth(data: np.ndarray, queries: np.ndarray, depth: int = 100, chunk: int = 256) -> GroundTruth:
+def ground_truth(data: np.ndarray, queries: np.ndarray, depth: int = 100, chunk: int = 0) -> GroundTruth:
     """Brute-force neighbours (float64 distances, so ties and rounding never decide)."""
     x = np.asarray(data, dtype=np.float32)
+    chunk = chunk or max(8, min(256, 50_000_000 // max(len(x), 1)))  # bounds the (chunk, n) temporaries
     xn = np.einsum("ij,ij->i", x, x, dtype=np.float64)
     depth = min(depth, len(x))
     ids = np.empty((len(queries), depth), dtype=np.int64)
