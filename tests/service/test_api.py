@@ -17,6 +17,7 @@ from PIL import Image
 from lookalike.errors import LookalikeError
 from lookalike.faces.pipeline import FacePipeline
 from lookalike.gallery import Gallery
+from lookalike.gallery.gallery import DEFAULT_INDEX
 from lookalike.service.app import create_app
 from lookalike.service.config import ServiceConfig
 
@@ -99,7 +100,7 @@ def test_health(client: TestClient) -> None:
     h = client.get("/api/health").json()
     assert h["status"] == "ok" and h["mode"] == "one-process"
     assert h["people"] == len(PEOPLE) and h["faces"] == h["indexed"] > 0
-    assert h["embedder"] == "dlib-resnet-v1" and h["index"] == "exact" and h["threshold"] > 0
+    assert h["embedder"] == "dlib-resnet-v1" and h["index"] == DEFAULT_INDEX and h["threshold"] > 0
 
 
 # search -----------------------------------------------------------------------------------------

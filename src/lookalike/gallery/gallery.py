@@ -25,7 +25,7 @@ from lookalike.settings import DEFAULT_THRESHOLD, similarity
 STORE_FILE = "store.sqlite"
 INDEX_META = "index.json"
 INDEX_IDS = "index-ids.npy"
-DEFAULT_INDEX = "exact"
+DEFAULT_INDEX = "hnsw"
 SAVE_EVERY = 500  # images between index checkpoints during ingest
 
 
@@ -97,7 +97,7 @@ class Gallery:
         """Open (or create) the gallery in folder ``root``.
 
         ``index`` picks the vector index by registry name; by default the one the gallery was built
-        with, else ``"exact"``. Choosing another index than the stored one rebuilds it from the store.
+        with, else ``"hnsw"``. Choosing another index than the stored one rebuilds it from the store.
         """
         root = Path(root).expanduser()
         if not (root / STORE_FILE).exists():

@@ -60,6 +60,15 @@ class Index(abc.ABC):
         """Build and search parameters (M, ef, ...), for reports."""
         return {}
 
+    @classmethod
+    def available(cls) -> bool:
+        """True when the optional packages this index needs are installed."""
+        return True
+
+    def build(self) -> None:
+        """Make every added vector searchable now. Static indexes (annoy, trees, IVF) build here,
+        otherwise on the first search after a change; incremental indexes have nothing to do."""
+
     def set_search_params(self, **params: Any) -> None:
         """Change search-time parameters (ef, nprobe, search_k...)."""
         if params:
@@ -145,6 +154,7 @@ def _import_builtin() -> None:
     import importlib
 
     for mod in ("lookalike.index.exact", "lookalike.index.hnsw", "lookalike.index.adapters"):
+        # Adapters import their third-party library lazily, so a missing extra never fails here.
         try:
             importlib.import_module(mod)
         except ModuleNotFoundError as exc:  # a module not written yet, not a missing extra

@@ -1,0 +1,42 @@
+"""Galleries on real LFW photos with each kind of index: built, saved, reopened without a rebuild
+where the library has a safe file format, rebuilt from the store where it has none."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lookalike.gallery import Gallery, lfw
+from lookalike.gallery.gallery import DEFAULT_INDEX
+from lookalike.index import index_class
+
+PEOPLE = ["Aaron_Peirsol", "Abdullah_Gul", "Adrien_Brody", "Alejandro_Toledo", "Ali_Naimi", "Amelie_Mauresmo"]
+
+
+def test_hnsw_is_the_default() -> None:
+    assert DEFAULT_INDEX == "hnsw"
+
+
+@pytest.mark.parametrize("name", ["hnsw", "hnswlib", "faiss-flat", "annoy"])
+def test_gallery_with_index(name: str, lfw_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    if not index_class(name).available():
+        pytest.skip(f"{name} is not installed")
+    items = [it for it in lfw(lfw_root) if it.person in PEOPLE][:40]
+    with Gallery.open(tmp_path / "g", index=name) as g:
+        g.ingest(items, workers=1, progress=False)
+        ids, vecs = g.store.embeddings()
+        before = g.index.search(vecs, 5)
+        assert (before[1][:, 0] == ids).all()
+        assert g.info()["index"] == name
+
+    rebuilt: list[bool] = []
+    real = Gallery._rebuild
+    monkeypatch.setattr(Gallery, "_rebuild", lambda self: rebuilt.append(True) or real(self))
+    with Gallery.open(tmp_path / "g") as g:  # the saved choice of index is kept
+        assert g.index_name == name and len(g.index) == len(ids)
+        after = g.index.search(vecs, 5)
+    assert rebuilt == ([] if index_class(name).persistent else [True])
+    np.testing.assert_array_equal(before[1], after[1])
+    np.testing.assert_allclose(before[0], after[0], rtol=1e-6)

@@ -1,0 +1,141 @@
+"""Our HNSW core: exact at full effort, efficient on face-like data, safe files, checked input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from lookalike.errors import CorruptFileError
+from lookalike.evaluation.ann import ground_truth, recall_at, true_distances
+from lookalike.evaluation.synthetic import face_like
+from lookalike.index import create_index
+from lookalike.index.hnsw import HnswIndex
+
+
+def test_exact_at_full_effort_on_10k_300d() -> None:
+    """The seed report's test: with ef >= n the answers equal brute force on 10,000 × 300-d."""
+    rng = np.random.default_rng(7)
+    x = rng.random((10_000, 300), dtype=np.float32)
+    q = rng.random((100, 300), dtype=np.float32)
+    ix = create_index("hnsw", 300, M=16, ef_construction=100)
+    ix.add(x, np.arange(len(x)))
+    ix.set_search_params(ef=len(x))
+    dist, ids = ix.search(q, 10)
+    gt = ground_truth(x, q, depth=10)
+    np.testing.assert_array_equal(ids, gt.ids)
+    np.testing.assert_allclose(dist, gt.distances, rtol=1e-4)
+
+
+def test_face_like_recall_with_few_distance_computations() -> None:
+    """ef = 64 on 20,000 face-like vectors: recall@10 >= 0.95 with < n/10 distances per query
+    (counted by the core), so no brute-force fallback could pass."""
+    vecs, _ = face_like(20_200, seed=3)
+    x, q = vecs[:20_000], vecs[20_000:]
+    ix = create_index("hnsw", 128, M=16, ef_construction=200, ef=64)
+    assert isinstance(ix, HnswIndex)
+    ix.add(x, np.arange(len(x)))
+    ix.core.reset_stats()
+    _, ids = ix.search(q, 10)
+    per_query = ix.core.distance_computations / len(q)
+    gt = ground_truth(x, q, depth=10)
+    recall = recall_at(true_distances(x, q, ids), gt, 10)
+    assert recall >= 0.95, recall
+    assert per_query < len(x) / 10, per_query
+
+
+def test_every_simd_kernel_agrees_with_numpy(monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = np.random.default_rng(0)
+    for isa in ("scalar", "sse", "avx2", "avx512"):
+        monkeypatch.setenv("LOOKALIKE_HNSW_ISA", isa)
+        for dim in (1, 3, 8, 15, 16, 17, 31, 33, 128, 300):
+            x = rng.standard_normal((50, dim), dtype=np.float32)
+            for space in ("l2", "ip"):
+                ix = create_index("hnsw", dim, space=space, ef=100)
+                ix.add(x, np.arange(50))
+                dist, ids = ix.search(x[:5], 10)
+                ref = (np.linalg.norm(x[ids] - x[:5, None], axis=2) if space == "l2"
+                       else 1.0 - np.einsum("ijk,ik->ij", x[ids], x[:5]))
+                np.testing.assert_allclose(dist, ref, rtol=1e-4, atol=1e-4, err_msg=f"{isa} {dim} {space}")
+
+
+def test_parallel_and_serial_builds_are_equally_good() -> None:
+    vecs, _ = face_like(5_100, seed=5)
+    x, q = vecs[:5_000], vecs[5_000:]
+    gt = ground_truth(x, q, depth=10)
+    recalls = []
+    for threads in (1, 2):
+        ix = create_index("hnsw", 128, ef=32, threads=threads)
+        ix.add(x, np.arange(len(x)))
+        recalls.append(recall_at(true_distances(x, q, ix.search(q, 10)[1]), gt, 10))
+    assert min(recalls) >= 0.95, recalls
+
+
+def test_bad_input_is_rejected_clearly() -> None:
+    ix = create_index("hnsw", 4)
+    with pytest.raises(ValueError, match="shape"):
+        ix.add(np.zeros((2, 5), np.float32), np.arange(2))
+    with pytest.raises(ValueError, match="unique"):
+        ix.add(np.zeros((2, 4), np.float32), np.array([1, 1]))
+    with pytest.raises(ValueError, match="NaN"):
+        ix.add(np.full((1, 4), np.nan, np.float32), np.arange(1))
+    ix.add(np.eye(4, dtype=np.float32), np.arange(4))
+    with pytest.raises(ValueError, match="already"):
+        ix.add(np.eye(4, dtype=np.float32)[:1], np.arange(1))
+    with pytest.raises(ValueError):
+        ix.search(np.zeros((1, 3), np.float32), 1)
+    with pytest.raises(ValueError):
+        ix.search(np.zeros((1, 4), np.float32), 0)
+    with pytest.raises(ValueError, match="ef"):
+        create_index("hnsw", 4, ef=0)
+    # the raw core checks too (the binding is the boundary)
+    with pytest.raises(ValueError, match="dimension"):
+        ix.core.add(np.zeros((1, 3), np.float32), np.array([9]))
+    with pytest.raises(ValueError, match="labels"):
+        ix.core.add(np.zeros((2, 4), np.float32), np.array([9]))
+
+
+def _saved(tmp_path, n: int = 300) -> tuple[HnswIndex, bytes]:
+    rng = np.random.default_rng(1)
+    ix = create_index("hnsw", 16)
+    ix.add(rng.standard_normal((n, 16), dtype=np.float32), np.arange(n))
+    ix.remove(np.arange(0, n, 7))
+    path = tmp_path / "a.hnsw"
+    ix.save(path)
+    return ix, path.read_bytes()
+
+
+def test_truncated_files_raise_clear_errors(tmp_path) -> None:
+    _, raw = _saved(tmp_path)
+    bad = tmp_path / "bad.hnsw"
+    for cut in (0, 1, 7, 8, 50, 87, 88, 1000, len(raw) // 2, len(raw) - 9, len(raw) - 1):
+        bad.write_bytes(raw[:cut])
+        with pytest.raises(CorruptFileError, match="truncated|too short"):
+            HnswIndex.load(bad)
+    bad.write_bytes(raw + b"\0")
+    with pytest.raises(CorruptFileError, match="trailing"):
+        HnswIndex.load(bad)
+    with pytest.raises(FileNotFoundError):
+        HnswIndex.load(tmp_path / "missing.hnsw")
+
+
+def test_corrupted_files_raise_clear_errors(tmp_path) -> None:
+    ix, raw = _saved(tmp_path)
+    bad = tmp_path / "bad.hnsw"
+    rng = np.random.default_rng(2)
+    positions = [0, 5, 8, 12, 20, 40, 60, 80, *rng.integers(88, len(raw), 40).tolist(), len(raw) - 3]
+    for pos in positions:
+        for flip in (0x01, 0x80, 0xFF):
+            data = bytearray(raw)
+            data[pos] ^= flip
+            bad.write_bytes(bytes(data))
+            with pytest.raises(CorruptFileError):
+                HnswIndex.load(bad)
+    bad.write_bytes(bytes(rng.integers(0, 256, len(raw), dtype=np.uint8)))
+    with pytest.raises(CorruptFileError, match="magic"):
+        HnswIndex.load(bad)
+    good = tmp_path / "good.hnsw"
+    good.write_bytes(raw)
+    again = HnswIndex.load(good)
+    q = np.random.default_rng(3).standard_normal((20, 16), dtype=np.float32)
+    for a, b in zip(ix.search(q, 5), again.search(q, 5)):
+        np.testing.assert_array_equal(a, b)
