@@ -38,9 +38,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from lookalike.faces.embed import DlibResNetEmbedder, Embedder  # noqa: E402
-from lookalike.faces.fast_embed import OnnxEmbedder, TorchResNetEmbedder, available_cores  # noqa: E402
-from lookalike.faces.model_cache import atomic_write  # noqa: E402
+from lookalike.faces.embed import DlibResNetEmbedder, Embedder
+from lookalike.faces.fast_embed import OnnxEmbedder, TorchResNetEmbedder, available_cores
+from lookalike.faces.model_cache import atomic_write
 
 SEED = 20240508  # the same sample as tests/faces/test_fast_embedder.py, so the cache is shared
 SAMPLE = 500

@@ -15,8 +15,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from lookalike.evaluation.lfw_embeddings import lfw_embeddings  # noqa: E402
-from lookalike.evaluation.synthetic import fit_lfw_model, same_and_different  # noqa: E402
+from lookalike.evaluation.lfw_embeddings import lfw_embeddings
+from lookalike.evaluation.synthetic import fit_lfw_model, same_and_different
 
 
 def main() -> int:
@@ -41,7 +41,7 @@ def main() -> int:
     (ROOT / "benchmarks" / "plots").mkdir(parents=True, exist_ok=True)
     fig.savefig(ROOT / "benchmarks" / "plots" / "face-model.png", dpi=110)
     stats["scale_sigma"] = model.scale_sigma
-    stats["lfw_embeddings"] = int(len(emb))
+    stats["lfw_embeddings"] = len(emb)
     (ROOT / "benchmarks" / "results").mkdir(parents=True, exist_ok=True)
     (ROOT / "benchmarks" / "results" / "face-model.json").write_text(json.dumps(stats, indent=1))
     print(json.dumps(stats, indent=1))

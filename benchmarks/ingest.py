@@ -23,12 +23,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from lookalike.faces.align import align_all  # noqa: E402
-from lookalike.faces.detect import FaceDetector, most_central  # noqa: E402
-from lookalike.faces.embed import load_embedder  # noqa: E402
-from lookalike.faces.image import decode_image, read_bytes  # noqa: E402
-from lookalike.gallery import Gallery, lfw, sample_people  # noqa: E402
-from lookalike.settings import datasets_dir  # noqa: E402
+from lookalike.faces.align import align_all
+from lookalike.faces.detect import FaceDetector, most_central
+from lookalike.faces.embed import load_embedder
+from lookalike.faces.image import decode_image, read_bytes
+from lookalike.gallery import Gallery, lfw, sample_people
+from lookalike.settings import datasets_dir
 
 
 def machine() -> dict[str, object]:

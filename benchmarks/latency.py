@@ -101,7 +101,7 @@ def summary(values: list[float]) -> dict[str, float]:
         "p50": round(float(np.percentile(a, 50)), 3),
         "p95": round(float(np.percentile(a, 95)), 3),
         "mean": round(float(a.mean()), 3),
-        "n": int(len(a)),
+        "n": len(a),
     }
 
 

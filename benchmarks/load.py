@@ -20,8 +20,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT))
 
-from lookalike.service.loadgen import run_load  # noqa: E402
-from lookalike.settings import datasets_dir, default_gallery  # noqa: E402
+from lookalike.service.loadgen import run_load
+from lookalike.settings import datasets_dir, default_gallery
 
 
 def main() -> None:
@@ -37,8 +37,9 @@ def main() -> None:
     if args.url:
         ctx = nullcontext(args.url)
     else:
-        from lookalike.service.app import create_app
         from tests.service.live import live_server
+
+        from lookalike.service.app import create_app
 
         ctx = live_server(create_app(args.gallery or default_gallery(), token=None))
     with ctx as url:

@@ -12,7 +12,7 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, Optional, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -31,7 +31,7 @@ console = Console()
 err_console = Console(stderr=True)
 
 GalleryOpt = Annotated[
-    Optional[Path], typer.Option("--gallery", "-g", help="Gallery folder [default: the per-user data folder].")
+    Path | None, typer.Option("--gallery", "-g", help="Gallery folder (default: the per-user data folder).")
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print a machine-readable JSON answer.")]
 F = TypeVar("F", bound=Callable[..., Any])
@@ -77,11 +77,12 @@ def ingest(
     source: Annotated[str, typer.Argument(help="LFW folder, CelebA identity file, folder per person, photos, "
                                                "or a data set name such as 'lfw'.")],
     gallery: GalleryOpt = None,
-    index: Annotated[Optional[str], typer.Option(help="Vector index (see `lookalike info --indexes`).")] = None,
-    embedder: Annotated[Optional[str], typer.Option(help="Face embedder key [default: fastest installed].")] = None,
+    index: Annotated[str | None, typer.Option(help="Vector index (default: the gallery's own, hnsw for a new "
+                                                   "one; `lookalike info --indexes` lists them).")] = None,
+    embedder: Annotated[str | None, typer.Option(help="Face embedder key (default: fastest installed).")] = None,
     detector: Annotated[str, typer.Option(help="Face detector: hog (fast) or cnn (finds more, slow on CPU).")] = "hog",
     workers: Annotated[int, typer.Option(help="Worker processes (0 = one per core).")] = 0,
-    people: Annotated[Optional[int], typer.Option(help="Only a seeded random sample of this many people.")] = None,
+    people: Annotated[int | None, typer.Option(help="Only a seeded random sample of this many people.")] = None,
     min_images: Annotated[int, typer.Option(help="Only people with at least this many photos.")] = 1,
     seed: Annotated[int, typer.Option(help="Seed of the --people sample.")] = 0,
     as_json: JsonOpt = False,
@@ -173,8 +174,8 @@ def info(
 @app.command()
 @user_errors
 def remove(
-    face_ids: Annotated[Optional[list[int]], typer.Argument(help="Face ids to remove (see `search --json`).")] = None,
-    person: Annotated[Optional[str], typer.Option(help="Remove every face of this person.")] = None,
+    face_ids: Annotated[list[int] | None, typer.Argument(help="Face ids to remove (see `search --json`).")] = None,
+    person: Annotated[str | None, typer.Option(help="Remove every face of this person.")] = None,
     gallery: GalleryOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -195,7 +196,7 @@ def remove(
 @user_errors
 def fetch(
     dataset: Annotated[str, typer.Argument(help="Data set to download: lfw or celeba.")],
-    dest: Annotated[Optional[Path], typer.Option(help="Target folder [default: the data-set cache].")] = None,
+    dest: Annotated[Path | None, typer.Option(help="Target folder (default: the data-set cache).")] = None,
 ) -> None:
     """Download a public data set from its home (checksummed, cached, resumable)."""
     from tqdm import tqdm
@@ -227,7 +228,7 @@ def serve(
     gallery: GalleryOpt = None,
     host: Annotated[str, typer.Option(help="Address to listen on (default: this machine only).")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port of the web page and REST API.")] = 8000,
-    index_url: Annotated[Optional[str], typer.Option(
+    index_url: Annotated[str | None, typer.Option(
         help="Two-service mode: URL of a running `lookalike serve-index`.")] = None,
 ) -> None:
     """Serve the look-alike web page and REST API (API docs at /docs)."""
@@ -255,7 +256,7 @@ def identify(
     photo: Annotated[Path, typer.Argument(help="Photo whose faces to identify.")],
     gallery: GalleryOpt = None,
     k: Annotated[int, typer.Option("-k", "--k", min=1, max=100, help="Neighbours that vote.")] = 5,
-    threshold: Annotated[Optional[float], typer.Option(help="Same-person distance [default: the gallery's].")] = None,
+    threshold: Annotated[float | None, typer.Option(help="Same-person distance (default: the gallery's).")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Who is each face in PHOTO — or "unknown" when nobody in the gallery is near enough."""
@@ -281,9 +282,9 @@ def identify(
 def verify(
     photo_a: Annotated[Path, typer.Argument(help="First photo (its largest face).")],
     photo_b: Annotated[Path, typer.Argument(help="Second photo (its largest face).")],
-    gallery: Annotated[Optional[Path], typer.Option("--gallery", "-g",
+    gallery: Annotated[Path | None, typer.Option("--gallery", "-g",
                                                     help="Use this gallery's model and calibrated threshold.")] = None,
-    threshold: Annotated[Optional[float], typer.Option(help="Same-person distance [default: calibrated or 0.6].")] = None,
+    threshold: Annotated[float | None, typer.Option(help="Same-person distance (default: calibrated or 0.6).")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Are the people in two photos the same person?"""
@@ -303,7 +304,7 @@ def verify(
 def calibrate(
     gallery: GalleryOpt = None,
     target_far: Annotated[float, typer.Option(help="False-accept rate to aim for.")] = 1e-3,
-    lfw: Annotated[Optional[Path], typer.Option(help="Calibrate on LFW's pairs.txt in this folder instead "
+    lfw: Annotated[Path | None, typer.Option(help="Calibrate on LFW's pairs.txt in this folder instead "
                                                      "of the gallery's own labelled faces.")] = None,
     save: Annotated[bool, typer.Option(help="Store the threshold in the gallery.")] = True,
     as_json: JsonOpt = False,
@@ -323,10 +324,10 @@ def calibrate(
 def evaluate(
     embedder: Annotated[str, typer.Option(help="Embedder key.")] = "onnx",
     index: Annotated[str, typer.Option(help="Index name(s), comma-separated.")] = "exact",
-    datasets: Annotated[Optional[list[str]], typer.Option(
-        "--dataset", help="Protocols to run (repeatable) [default: all].")] = None,
+    datasets: Annotated[list[str] | None, typer.Option(
+        "--dataset", help="Protocols to run (repeatable) (default: all).")] = None,
     out: Annotated[Path, typer.Option(help="Folder for the JSON + Markdown report and plots.")] = Path("eval-report"),
-    recipe: Annotated[Optional[str], typer.Option(help="Embedding recipe name [default: the LFW study's].")] = None,
+    recipe: Annotated[str | None, typer.Option(help="Embedding recipe name (default: the LFW study's).")] = None,
 ) -> None:
     """Run the evaluation protocols (LFW 10-fold, retrieval, open set, features) and write a report."""
     from lookalike.evaluation.commands import evaluate as run_evaluate

@@ -84,7 +84,7 @@ def download(res: Resource, folder: Path, progress: Progress | None = None, time
     if have:
         req.add_header("Range", f"bytes={have}-")
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 (https/http URLs we define)
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
             if have and resp.status != 206:  # server ignored the range: start again
                 have = 0
             length = resp.headers.get("Content-Length")

@@ -9,7 +9,14 @@ import pytest
 
 from lookalike.errors import LookalikeError
 from lookalike.gallery.sources import (
-    celeba, detect_source, folder_per_person, lfw, loose_photos, read_lfw_pairs, read_lfw_people, sample_people,
+    celeba,
+    detect_source,
+    folder_per_person,
+    lfw,
+    loose_photos,
+    read_lfw_pairs,
+    read_lfw_people,
+    sample_people,
 )
 
 

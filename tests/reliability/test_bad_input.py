@@ -12,7 +12,6 @@ import lookalike
 from lookalike.cli import app
 from lookalike.errors import LookalikeError
 from lookalike.faces.image import MAX_BYTES
-
 from tests.reliability.corpus import Case, build_corpus
 
 pytestmark = pytest.mark.reliability

@@ -39,9 +39,8 @@ def test_corrupt_store_is_reported_never_overwritten(gallery: Path, damage: str)
     for f in gallery.glob("store.sqlite-*"):
         f.unlink()
     before = hashlib.sha256(store.read_bytes()).hexdigest()
-    with pytest.raises(CorruptFileError):
-        with Gallery.open(gallery) as g:
-            g.store.embeddings()
+    with pytest.raises(CorruptFileError), Gallery.open(gallery) as g:
+        g.store.embeddings()
     assert hashlib.sha256(store.read_bytes()).hexdigest() == before
 
 

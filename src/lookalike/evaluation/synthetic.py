@@ -33,7 +33,7 @@ class FaceModel:
 
     # ---- fitting ---------------------------------------------------------------------------
     @classmethod
-    def fit(cls, embeddings: np.ndarray, labels: np.ndarray, seed: int = 0) -> "FaceModel":
+    def fit(cls, embeddings: np.ndarray, labels: np.ndarray, seed: int = 0) -> FaceModel:
         """Fit to real embeddings with identity labels (identities with one photo count for centres)."""
         x = np.asarray(embeddings, dtype=np.float64)
         lab = np.unique(np.asarray(labels), return_inverse=True)[1]
@@ -56,7 +56,7 @@ class FaceModel:
         )
         return base.with_sigma(float(best[1]))
 
-    def with_sigma(self, sigma: float) -> "FaceModel":
+    def with_sigma(self, sigma: float) -> FaceModel:
         return FaceModel(self.mean, self.between, self.within, float(sigma))
 
     # ---- sampling --------------------------------------------------------------------------
@@ -82,7 +82,7 @@ class FaceModel:
         return buf.getvalue()
 
     @classmethod
-    def load(cls, path: str | Path = MODEL_FILE) -> "FaceModel":
+    def load(cls, path: str | Path = MODEL_FILE) -> FaceModel:
         with np.load(path, allow_pickle=False) as z:
             return cls(z["mean"], z["between"], z["within"], float(z["scale_sigma"]))
 

@@ -35,7 +35,7 @@ class Box:
     def center(self) -> tuple[float, float]:
         return (self.left + self.right) / 2.0, (self.top + self.bottom) / 2.0
 
-    def iou(self, other: "Box") -> float:
+    def iou(self, other: Box) -> float:
         """Intersection over union with another box."""
         w = min(self.right, other.right) - max(self.left, other.left)
         h = min(self.bottom, other.bottom) - max(self.top, other.top)

@@ -93,7 +93,7 @@ class Gallery:
     @classmethod
     def open(
         cls, root: str | Path, index: str | None = None, create: bool = True, **index_params: Any
-    ) -> "Gallery":
+    ) -> Gallery:
         """Open (or create) the gallery in folder ``root``.
 
         ``index`` picks the vector index by registry name; by default the one the gallery was built
@@ -118,7 +118,7 @@ class Gallery:
     def close(self) -> None:
         self.store.close()
 
-    def __enter__(self) -> "Gallery":
+    def __enter__(self) -> Gallery:
         return self
 
     def __exit__(self, *exc: object) -> None:

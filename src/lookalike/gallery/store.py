@@ -271,7 +271,7 @@ class Store:
     def counts(self) -> dict[str, int]:
         """Numbers of people, images (by status) and faces."""
         with self._lock:
-            one = lambda q: int(self._db.execute(q).fetchone()[0])  # noqa: E731
+            one = lambda q: int(self._db.execute(q).fetchone()[0])
             out = {
                 "people": one("SELECT COUNT(*) FROM people"),
                 "images": one("SELECT COUNT(*) FROM images"),

@@ -79,7 +79,7 @@ class Index(abc.ABC):
         raise NotImplementedError(f"index {self.name!r} cannot be saved; rebuild it from the store")
 
     @classmethod
-    def load(cls, path: str | Path) -> "Index":
+    def load(cls, path: str | Path) -> Index:
         """Read an index written by :meth:`save`."""
         raise NotImplementedError(f"index {cls.name!r} cannot be loaded; rebuild it from the store")
 

@@ -117,7 +117,7 @@ class ExactIndex(Index):
         os.replace(f.name, path)
 
     @classmethod
-    def load(cls, path: str | Path) -> "ExactIndex":
+    def load(cls, path: str | Path) -> ExactIndex:
         try:
             with np.load(path, allow_pickle=False) as z:
                 meta, ids, vectors = z["meta"], z["ids"], z["vectors"]

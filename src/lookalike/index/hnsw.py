@@ -119,7 +119,7 @@ class HnswIndex(Index):
                 os.unlink(tmp)
 
     @classmethod
-    def load(cls, path: str | Path) -> "HnswIndex":
+    def load(cls, path: str | Path) -> HnswIndex:
         core = _core()
         if not Path(path).is_file():
             raise FileNotFoundError(f"no HNSW index at {path}")

@@ -9,7 +9,12 @@ from typing import Any
 import numpy as np
 
 from lookalike.index.adapters._common import (
-    RebuildingIndex, installed, load_blob, padded, require, save_blob,
+    RebuildingIndex,
+    installed,
+    load_blob,
+    padded,
+    require,
+    save_blob,
 )
 from lookalike.index.base import Index, register
 
@@ -75,7 +80,7 @@ class FaissFlatIndex(Index):
         save_blob(path, "faiss-flat", blob, {"space": np.frombuffer(self.space.encode(), np.uint8)})
 
     @classmethod
-    def load(cls, path: str | Path) -> "FaissFlatIndex":
+    def load(cls, path: str | Path) -> FaissFlatIndex:
         blob, meta = load_blob(path, "faiss-flat")
         faiss = _faiss()
         ix = faiss.deserialize_index(np.frombuffer(blob, dtype=np.uint8))

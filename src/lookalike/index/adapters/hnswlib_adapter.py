@@ -114,7 +114,7 @@ class HnswlibIndex(Index):
         save_blob(path, "hnswlib", blob, meta)
 
     @classmethod
-    def load(cls, path: str | Path) -> "HnswlibIndex":
+    def load(cls, path: str | Path) -> HnswlibIndex:
         blob, meta = load_blob(path, "hnswlib")
         m, efc, ef = (int(x) for x in meta["params"])
         idx = cls(int(meta["dim"]), space=meta["space"].tobytes().decode(), M=m, ef_construction=efc, ef=ef)

@@ -6,7 +6,6 @@ import math
 from typing import Annotated, Any
 
 import numpy as np
-
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, Response, UploadFile
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field, ValidationError
