@@ -2,6 +2,8 @@
 
     python benchmarks/ann.py --quick            # CI: 20k face-like, < 2 min, results/quick/, fails on low recall
     python benchmarks/ann.py                    # by hand: 200k face-like + 200k Gaussian (+ --million)
+    python benchmarks/ann.py --datasets lfw     # the real dlib embeddings of every LFW face
+    python benchmarks/ann.py --report           # Markdown tables of the committed results
 
 For each index and each value of its search parameter: recall@1/10/100, the seed report's
 metrics (chosen position, in 10 best, DCG) for k = 1, 5, 10, 100, single-thread QPS (one query
@@ -204,6 +206,35 @@ def holdout(vecs: np.ndarray, nq: int, seed: int) -> tuple[np.ndarray, np.ndarra
     return np.ascontiguousarray(vecs[perm[nq:]]), np.ascontiguousarray(vecs[perm[:nq]])
 
 
+def _fmt(v: float | None, spec: str = ",.0f") -> str:
+    return "—" if v is None else format(v, spec)
+
+
+def report(paths: list[Path]) -> str:
+    """Markdown tables from result files: ours vs hnswlib, then every index at recall@10 ≥ 0.9/0.95/0.99."""
+    head = [("| data set | QPS@0.95 ours | hnswlib | ratio | QPS@0.99 ours | hnswlib | ratio | build ours | "
+             "hnswlib | ratio |"), "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    rows = ["| data set | index | build s | memory MB | QPS@0.90 | QPS@0.95 | QPS@0.99 | best recall@10 |",
+            "|---|---|---:|---:|---:|---:|---:|---:|"]
+    for path in paths:
+        data = json.loads(path.read_text())
+        res = {r["index"]: r for r in data["results"]}
+        if "hnsw" in res and "hnswlib" in res:
+            c = compare(res["hnsw"], res["hnswlib"])
+            cells = [data["dataset"]]
+            for t in ("0.95", "0.99"):
+                cells += [_fmt(c[f"qps@{t}"]["ours"]), _fmt(c[f"qps@{t}"]["hnswlib"]),
+                          _fmt(c[f"qps@{t}"]["ratio"], ".2f") + "×" if c[f"qps@{t}"]["ratio"] else "—"]
+            cells += [f"{res['hnsw']['build_s']:.1f} s", f"{res['hnswlib']['build_s']:.1f} s",
+                      f"{c['build_time_ratio']:.2f}×"]
+            head.append("| " + " | ".join(cells) + " |")
+        for name, r in sorted(res.items(), key=lambda kv: -(qps_at(kv[1], 0.95) or 0)):
+            best = max(p["recall@10_timed"] for p in r["points"])
+            rows.append(f"| {data['dataset']} | {name} | {r['build_s']:.1f} | {r['memory_mb']:.0f} | "
+                        f"{_fmt(qps_at(r, 0.90))} | {_fmt(qps_at(r, 0.95))} | {_fmt(qps_at(r, 0.99))} | {best:.4f} |")
+    return "\n".join(head) + "\n\n" + "\n".join(rows) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="20k face-like vectors, CI check")
@@ -211,9 +242,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--queries", type=int, default=1000)
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--indexes", default="", help="comma-separated names (default: every installed one)")
-    ap.add_argument("--datasets", default="face-like,gaussian")
+    ap.add_argument("--datasets", default="face-like,gaussian", help="face-like, gaussian and/or lfw")
     ap.add_argument("--million", action="store_true", help="also 1M face-like vectors (hnsw, hnswlib)")
+    ap.add_argument("--report", action="store_true", help="print Markdown tables of the committed results")
     args = ap.parse_args(argv)
+    if args.report:
+        print(report(sorted((ROOT / "benchmarks" / "results").glob("ann-*.json"))))
+        return 0
     names = [n for n in (args.indexes.split(",") if args.indexes else available_indexes())
              if index_class(n).available()]
     if args.quick:
@@ -228,6 +263,14 @@ def main(argv: list[str] | None = None) -> int:
         slow = {"kdtree", "balltree", "exact"}  # brute-force speed at this size: measured in --quick
         big = [n for n in names if n not in slow]
         for ds in [d for d in args.datasets.split(",") if d]:
+            if ds == "lfw":  # the real thing: dlib embeddings of every LFW face, every index (it is small)
+                from lookalike.evaluation.lfw_embeddings import lfw_embeddings
+
+                x, q = holdout(lfw_embeddings()[0], args.queries, seed=2)
+                runs.append((f"lfw-real-{len(x) // 1000}k", x, q, names, args.reps))
+                continue
+            if ds not in ("face-like", "gaussian"):
+                ap.error(f"unknown data set {ds!r} (face-like, gaussian, lfw)")
             vecs = face_like(args.n + args.queries, seed=2)[0] if ds == "face-like" else \
                 gaussian(args.n + args.queries, seed=2)
             x, q = holdout(vecs, args.queries, seed=2)

@@ -19,7 +19,8 @@ def test_hnsw_is_the_default() -> None:
     assert DEFAULT_INDEX == "hnsw"
 
 
-@pytest.mark.parametrize("name", ["hnsw", "hnswlib", "faiss-flat", "annoy"])
+@pytest.mark.parametrize("name", ["hnsw", "exact", "hnswlib", "faiss-flat", "faiss-hnsw", "faiss-ivfpq", "annoy",
+                                  "ngt", "kdtree", "balltree"])
 def test_gallery_with_index(name: str, lfw_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     if not index_class(name).available():
         pytest.skip(f"{name} is not installed")

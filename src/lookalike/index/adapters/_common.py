@@ -7,6 +7,7 @@ import hashlib
 import importlib
 import importlib.util
 import io
+import json
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -88,6 +89,46 @@ class RebuildingIndex(Index):
         dist[:, :kk] = np.where(ok, d, np.inf)
         out[:, :kk] = np.where(ok, self._ids[np.where(ok, pos, 0)], -1)
         return dist, out
+
+    # persistence: subclasses whose library has a safe (non-pickle) file format set ``persistent``
+    # and implement _dump/_restore; the vectors travel beside the structure so removals still work
+    def _dump(self) -> bytes:
+        """The built structure in the library's own format."""
+        raise NotImplementedError
+
+    def _restore(self, blob: bytes) -> None:
+        """Rebuild ``self._ix`` from :meth:`_dump`'s bytes."""
+        raise NotImplementedError
+
+    def save(self, path: str | Path) -> None:
+        if not self.persistent:
+            super().save(path)
+        self.build()
+        ids, vecs = self._data.vectors()
+        order = self._ids if self._ids is not None else np.empty(0, dtype=np.int64)
+        blob = self._dump() if len(order) else b""
+        save_blob(path, self.name, blob, {"ids": ids, "vectors": vecs, "order": order,
+                                          "params": np.frombuffer(json.dumps(self.params).encode(), np.uint8)})
+
+    @classmethod
+    def load(cls, path: str | Path) -> RebuildingIndex:
+        if not cls.persistent:
+            return super().load(path)  # type: ignore[return-value]
+        blob, meta = load_blob(path, cls.name)
+        try:
+            params = json.loads(meta["params"].tobytes())
+            ids, vecs, order = meta["ids"], meta["vectors"], meta["order"]
+            ix = cls(int(vecs.shape[1]), **params)
+            if len(ids):
+                ix._data.add(vecs, ids)
+            if len(order):
+                if not np.array_equal(np.sort(order), np.sort(ids)):
+                    raise ValueError("the structure does not cover the stored vectors")
+                ix._restore(blob)
+                ix._ids = order
+        except (KeyError, ValueError, TypeError, IndexError, RuntimeError) as exc:
+            raise CorruptFileError(f"cannot read {cls.name} index {path}: {exc}") from exc
+        return ix
 
     @abc.abstractmethod
     def _build(self, vectors: np.ndarray) -> None: ...

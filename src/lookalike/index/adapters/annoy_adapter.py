@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -40,6 +42,21 @@ class AnnoyIndex(RebuildingIndex):
         for i, v in enumerate(vectors):
             ix.add_item(i, v)
         ix.build(self._trees, n_jobs=1)
+        self._ix = ix
+
+    persistent = True
+
+    def _dump(self) -> bytes:
+        with tempfile.TemporaryDirectory(prefix="lookalike-annoy-") as tmp:
+            self._ix.save(f"{tmp}/index.ann")
+            return Path(f"{tmp}/index.ann").read_bytes()
+
+    def _restore(self, blob: bytes) -> None:
+        # annoy maps its file into memory: the mapping outlives the (unlinked) temporary file
+        ix = self._annoy.AnnoyIndex(self.dim, "euclidean" if self.space == "l2" else "dot")
+        with tempfile.TemporaryDirectory(prefix="lookalike-annoy-") as tmp:
+            Path(f"{tmp}/index.ann").write_bytes(blob)
+            ix.load(f"{tmp}/index.ann")
         self._ix = ix
 
     def _query(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

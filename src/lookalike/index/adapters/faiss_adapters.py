@@ -122,6 +122,14 @@ class FaissHnswIndex(RebuildingIndex):
         self._ix.hnsw.efConstruction = self._efc
         self._ix.add(vectors)
 
+    persistent = True
+
+    def _dump(self) -> bytes:
+        return self._faiss.serialize_index(self._ix).tobytes()
+
+    def _restore(self, blob: bytes) -> None:
+        self._ix = self._faiss.deserialize_index(np.frombuffer(blob, dtype=np.uint8))
+
     def _query(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         self._ix.hnsw.efSearch = max(self._ef, k)
         d, i = self._ix.search(queries, k)
@@ -170,6 +178,14 @@ class FaissIvfPqIndex(RebuildingIndex):
         self._ix = f.IndexRefineFlat(self._ivf)
         self._ix.train(vectors)
         self._ix.add(vectors)
+
+    persistent = True
+
+    def _dump(self) -> bytes:
+        return self._faiss.serialize_index(self._ix).tobytes()
+
+    def _restore(self, blob: bytes) -> None:
+        self._ix = self._faiss.deserialize_index(np.frombuffer(blob, dtype=np.uint8))
 
     def _query(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         f = self._faiss

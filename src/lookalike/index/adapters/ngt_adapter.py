@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import shutil
 import tempfile
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -47,6 +49,29 @@ class NgtIndex(RebuildingIndex):
                          object_type="Float")
         self._ix = self._ngt.Index(path, log_disabled=True)
         self._ix.batch_insert(np.ascontiguousarray(vectors), num_threads=self._threads)
+
+    persistent = True
+
+    def _dump(self) -> bytes:
+        """NGT keeps an index in a folder of plain files; they travel as one .npz (no pickle, no tar)."""
+        self._ix.save()
+        buf = io.BytesIO()
+        folder = Path(f"{self._dir}/index")
+        np.savez(buf, **{f.name: np.frombuffer(f.read_bytes(), np.uint8) for f in sorted(folder.iterdir())
+                         if f.is_file()})
+        return buf.getvalue()
+
+    def _restore(self, blob: bytes) -> None:
+        self._close()
+        self._dir = tempfile.mkdtemp(prefix="lookalike-ngt-")
+        folder = Path(f"{self._dir}/index")
+        folder.mkdir()
+        with np.load(io.BytesIO(blob), allow_pickle=False) as z:
+            for name in z.files:
+                if "/" in name or name.startswith("."):
+                    raise ValueError(f"unexpected file name {name!r} in a saved NGT index")
+                (folder / name).write_bytes(z[name].tobytes())
+        self._ix = self._ngt.Index(str(folder), log_disabled=True)
 
     def _query(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         dist = np.full((len(queries), k), np.inf, dtype=np.float32)
