@@ -39,22 +39,28 @@ def _save(fig: Any, path: str | Path) -> Path:
     return path
 
 
-def plot_roc(curves: Mapping[str, tuple[Sequence[float], Sequence[float]]], path: str | Path,
-             title: str = "LFW verification ROC") -> Path:
-    """``{label: (far, tar)}`` on a log FAR axis."""
+def _rate_curves(curves: Mapping[str, tuple[Sequence[float], Sequence[float]]], path: str | Path, title: str,
+                 marks: tuple[float, float], xlabel: str, ylabel: str) -> Path:
+    """Rate-against-false-rate curves on a log x axis from 1e-4, with dotted marks at ``marks``."""
     fig, ax = _figure()
-    for label, (far, tar) in curves.items():
-        ax.plot([max(f, 1e-4) for f in far], tar, label=label, lw=1.5)
-    for x in (1e-3, 1e-2):
-        ax.axvline(x, color="grey", lw=0.6, ls=":")
+    for label, (x, y) in curves.items():
+        ax.plot([max(f, 1e-4) for f in x], y, label=label, lw=1.5)
+    for m in marks:
+        ax.axvline(m, color="grey", lw=0.6, ls=":")
     ax.set_xscale("log")
     ax.set_xlim(1e-4, 1.0)
-    ax.set_xlabel("false accept rate")
-    ax.set_ylabel("true accept rate")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
     ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right", fontsize=8)
     return _save(fig, path)
+
+
+def plot_roc(curves: Mapping[str, tuple[Sequence[float], Sequence[float]]], path: str | Path,
+             title: str = "LFW verification ROC") -> Path:
+    """``{label: (far, tar)}`` on a log FAR axis."""
+    return _rate_curves(curves, path, title, (1e-3, 1e-2), "false accept rate", "true accept rate")
 
 
 def plot_cmc(curves: Mapping[str, Sequence[float]], path: str | Path, title: str = "CMC") -> Path:
@@ -74,16 +80,5 @@ def plot_cmc(curves: Mapping[str, Sequence[float]], path: str | Path, title: str
 def plot_dir(curves: Mapping[str, tuple[Sequence[float], Sequence[float]]], path: str | Path,
              title: str = "Open-set identification") -> Path:
     """``{label: (far, dir)}``: detection-and-identification rate against false alarm rate."""
-    fig, ax = _figure()
-    for label, (far, dir_) in curves.items():
-        ax.plot([max(f, 1e-4) for f in far], dir_, label=label, lw=1.5)
-    for x in (1e-2, 1e-1):
-        ax.axvline(x, color="grey", lw=0.6, ls=":")
-    ax.set_xscale("log")
-    ax.set_xlim(1e-4, 1.0)
-    ax.set_xlabel("false alarm rate (unknown people accepted)")
-    ax.set_ylabel("detection and identification rate")
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    ax.legend(loc="lower right", fontsize=8)
-    return _save(fig, path)
+    return _rate_curves(curves, path, title, (1e-2, 1e-1), "false alarm rate (unknown people accepted)",
+                        "detection and identification rate")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 from lookalike.errors import MissingDependencyError
 from lookalike.service.config import ServiceConfig, is_loopback, token_from_env
@@ -63,15 +64,13 @@ def serve(
         f"(API docs at /docs; {'index at ' + index_url if index_url else 'one process'})",
         flush=True,
     )
-    uvicorn.run(
-        app,
-        host=host,
-        port=port,
-        log_level=log_level,
-        timeout_keep_alive=KEEP_ALIVE_S,
-        limit_concurrency=MAX_CONNECTIONS,
-        server_header=False,
-    )
+    _run(uvicorn, app, host, port, log_level)
+
+
+def _run(uvicorn: Any, app: Any, host: str, port: int, log_level: str) -> None:
+    """uvicorn with the service's limits (keep-alive, connection cap, no server header)."""
+    uvicorn.run(app, host=host, port=port, log_level=log_level, timeout_keep_alive=KEEP_ALIVE_S,
+                limit_concurrency=MAX_CONNECTIONS, server_header=False)
 
 
 def serve_index(
@@ -95,12 +94,4 @@ def serve_index(
         f"({len(app.state.holder.index)} vectors); start the web service with --index-url http://{host}:{port}",
         flush=True,
     )
-    uvicorn.run(
-        app,
-        host=host,
-        port=port,
-        log_level=log_level,
-        timeout_keep_alive=KEEP_ALIVE_S,
-        limit_concurrency=MAX_CONNECTIONS,
-        server_header=False,
-    )
+    _run(uvicorn, app, host, port, log_level)

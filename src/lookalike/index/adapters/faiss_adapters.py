@@ -90,8 +90,22 @@ class FaissFlatIndex(Index):
         return idx
 
 
+class _FaissRebuilding(RebuildingIndex):
+    """A rebuilding faiss index saved in faiss's own binary format (no pickle) inside a checksummed file."""
+
+    persistent = True
+    _faiss: Any
+    _ix: Any
+
+    def _dump(self) -> bytes:
+        return self._faiss.serialize_index(self._ix).tobytes()
+
+    def _restore(self, blob: bytes) -> None:
+        self._ix = self._faiss.deserialize_index(np.frombuffer(blob, dtype=np.uint8))
+
+
 @register("faiss-hnsw")
-class FaissHnswIndex(RebuildingIndex):
+class FaissHnswIndex(_FaissRebuilding):
     """faiss IndexHNSWFlat (rebuilt after removals; faiss HNSW cannot delete)."""
 
     def __init__(self, dim: int, space: str = "l2", M: int = 16, ef_construction: int = 200, ef: int = 64,
@@ -122,14 +136,6 @@ class FaissHnswIndex(RebuildingIndex):
         self._ix.hnsw.efConstruction = self._efc
         self._ix.add(vectors)
 
-    persistent = True
-
-    def _dump(self) -> bytes:
-        return self._faiss.serialize_index(self._ix).tobytes()
-
-    def _restore(self, blob: bytes) -> None:
-        self._ix = self._faiss.deserialize_index(np.frombuffer(blob, dtype=np.uint8))
-
     def _query(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         self._ix.hnsw.efSearch = max(self._ef, k)
         d, i = self._ix.search(queries, k)
@@ -137,7 +143,7 @@ class FaissHnswIndex(RebuildingIndex):
 
 
 @register("faiss-ivfpq")
-class FaissIvfPqIndex(RebuildingIndex):
+class FaissIvfPqIndex(_FaissRebuilding):
     """faiss IVF-PQ (``nlist`` cells, ``m`` sub-quantizers of 8 bits) with exact re-ranking of
     ``k_factor``·k candidates (IndexRefineFlat), probing ``nprobe`` cells."""
 
@@ -178,14 +184,6 @@ class FaissIvfPqIndex(RebuildingIndex):
         self._ix = f.IndexRefineFlat(self._ivf)
         self._ix.train(vectors)
         self._ix.add(vectors)
-
-    persistent = True
-
-    def _dump(self) -> bytes:
-        return self._faiss.serialize_index(self._ix).tobytes()
-
-    def _restore(self, blob: bytes) -> None:
-        self._ix = self._faiss.deserialize_index(np.frombuffer(blob, dtype=np.uint8))
 
     def _query(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         f = self._faiss
