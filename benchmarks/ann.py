@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
+import _checkout  # noqa: F401  (src/ on sys.path when it should be)
 
 from lookalike.evaluation.ann import answer_quality, ground_truth
 from lookalike.evaluation.synthetic import face_like, gaussian

@@ -29,14 +29,13 @@ import os
 import platform
 import random
 import statistics
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
+import _checkout  # noqa: F401  (src/ on sys.path when it should be)
 
 from lookalike.faces.embed import DlibResNetEmbedder, Embedder
 from lookalike.faces.fast_embed import OnnxEmbedder, TorchResNetEmbedder, available_cores

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
+import _checkout  # noqa: F401  (src/ on sys.path when it should be)
 
 from lookalike.evaluation.lfw_embeddings import lfw_embeddings
 from lookalike.evaluation.synthetic import fit_lfw_model, same_and_different

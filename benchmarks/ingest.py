@@ -14,14 +14,12 @@ import json
 import os
 import platform
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
+import _checkout  # noqa: F401  (src/ on sys.path when it should be)
 import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from lookalike.faces.align import align_all
 from lookalike.faces.detect import FaceDetector, most_central

@@ -163,7 +163,8 @@ def main() -> None:
     quick = args.quick or args.control
     out = args.out or REPO / "benchmarks" / "results" / (f"quick/{name}" if quick else name)
 
-    sys.path.insert(0, str(REPO / "src"))
+    import _checkout  # noqa: F401  (src/ on sys.path when it should be)
+
     from lookalike.settings import datasets_dir, default_gallery
 
     load_before = list(os.getloadavg())
@@ -172,7 +173,9 @@ def main() -> None:
     queries = [(name, photo_640x480(examples / name)) for name in QUERY_PHOTOS if (examples / name).exists()]
 
     env = {k: v for k, v in os.environ.items() if k != "LOOKALIKE_API_TOKEN"}
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO / "src"), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    import lookalike  # the children import the same package as this process
+    package_parent = str(Path(lookalike.__file__).resolve().parents[1])
+    env["PYTHONPATH"] = os.pathsep.join([package_parent, env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     p_one, p_index, p_two = free_port(), free_port(), free_port()
     url_one, url_index, url_two = (f"http://127.0.0.1:{p}" for p in (p_one, p_index, p_two))
     serve = "from lookalike.service.run import serve, serve_index; "

@@ -17,7 +17,8 @@ from contextlib import nullcontext
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "src"))
+import _checkout  # noqa: F401  (src/ on sys.path when it should be)
+
 sys.path.insert(0, str(ROOT))
 
 from lookalike.service.loadgen import run_load

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -12,12 +11,14 @@ from pathlib import Path
 
 from lookalike.index import available_indexes, index_class
 
+from ._env import child_env
+
 REPO = Path(__file__).resolve().parents[1]
 
 
 def test_quick_benchmark_passes() -> None:
     out = REPO / "benchmarks" / "results" / "quick" / "ann-face-like-20k.json"
-    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    env = child_env()
     t = time.perf_counter()
     proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / "ann.py"), "--quick"], env=env,
                           capture_output=True, text=True, timeout=180)

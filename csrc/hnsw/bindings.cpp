@@ -113,6 +113,10 @@ class PyIndex {
       ix_->add(pv, pl[0]);
       start = 1;
     }
+    // Slots of deleted nodes are refilled one at a time: rewiring a reused slot while other threads
+    // link through it could strand a node (a rare race seen in randomised churn tests).
+    for (std::size_t reuse = std::min(n - start, ix_->reusable_slots()); reuse > 0; --reuse, ++start)
+      ix_->add(pv + start * dim, pl[start]);
     parallel_for(n - start, threads, [&](std::size_t i) { ix_->add(pv + (start + i) * dim, pl[start + i]); });
   }
 

@@ -230,6 +230,10 @@ class Index {
     std::lock_guard<std::mutex> g(labels_mu_);
     return labels_.size();
   }
+  std::size_t reusable_slots() const {  // deleted slots the next adds will fill
+    std::lock_guard<std::mutex> g(labels_mu_);
+    return free_.size();
+  }
   std::size_t deleted_count() const {
     std::lock_guard<std::mutex> g(labels_mu_);
     return free_.size() + pinned_deleted_;
@@ -583,13 +587,29 @@ class Index {
   node_t connect(node_t id, std::vector<Cand>& cands, int lev) {
     const std::size_t mmax = lev == 0 ? M0_ : p_.M;
     select_neighbours(cands, p_.M);
+    std::vector<Cand> tmp;
     {
+      // Other threads may already have linked their new nodes to `id` at this level (they found it
+      // through a level above, where it is linked already). Keep those back-links: dropping them
+      // would leave such a node with no way in, unreachable by every search.
       std::lock_guard<std::mutex> g(locks_[id]);
       uint32_t* ll = links(id, lev);
-      set_count(ll, static_cast<uint32_t>(cands.size()));
-      for (std::size_t j = 0; j < cands.size(); ++j) ll[j + 1] = cands[j].id;
+      uint32_t cnt = count_of(ll);
+      tmp.assign(cands.begin(), cands.end());
+      const float* vi = vec(id);
+      for (uint32_t j = 1; j <= cnt; ++j) {
+        node_t o = ll[j];
+        bool dup = false;
+        for (const Cand& c : cands) dup |= c.id == o;
+        if (!dup) tmp.push_back({dist(vi, vec(o)), o});
+      }
+      if (tmp.size() > cands.size()) {
+        std::sort(tmp.begin(), tmp.end(), [](const Cand& a, const Cand& b) { return a.d < b.d; });
+        select_neighbours(tmp, mmax);
+      }
+      set_count(ll, static_cast<uint32_t>(tmp.size()));
+      for (std::size_t j = 0; j < tmp.size(); ++j) ll[j + 1] = tmp[j].id;
     }
-    std::vector<Cand> tmp;
     for (const Cand& c : cands) {
       node_t nb = c.id;
       std::lock_guard<std::mutex> g(locks_[nb]);
@@ -663,30 +683,33 @@ class Index {
   // Reuse the slot of a deleted node for a new vector: clear its links and link it in anew.
   // Links that other nodes hold to this slot stay (they now lead to the new vector).
   void relink(node_t id, const float* v, label_t label) {
-    repair_around(id);
+    // Take the old links and clear them in one step under the slot's lock, so a back-link another
+    // thread adds meanwhile is either in `old` (and handed on below) or made to the new vector.
+    std::vector<std::vector<uint32_t>> old(static_cast<std::size_t>(levels_[id]) + 1);
     {
       std::lock_guard<std::mutex> g(locks_[id]);
+      for (int lev = levels_[id]; lev >= 0; --lev) {
+        const uint32_t* ll = links(id, lev);
+        old[lev].assign(ll + 1, ll + 1 + count_of(ll));
+      }
       char* r = rec(id);
       std::memcpy(r, v, p_.dim * sizeof(float));
       std::memcpy(r + off_label_, &label, 8);
       header(id) = 0;  // no links, not deleted... yet excluded from its own search below
       std::fill(upper_[id].begin(), upper_[id].end(), 0u);
     }
+    repair_around(id, old);
     link_in(id, levels_[id], v, true);
   }
 
-  // Before slot `id` changes meaning, let each of its neighbours adopt its other neighbours
+  // Before slot `id` changes meaning, let each of its old neighbours adopt its other old neighbours
   // (heuristic selection over both lists), so paths that ran through the slot survive.
-  void repair_around(node_t id) {
+  void repair_around(node_t id, const std::vector<std::vector<uint32_t>>& old_links) {
     std::vector<Cand> tmp;
-    for (int lev = levels_[id]; lev >= 0; --lev) {
+    for (int lev = static_cast<int>(old_links.size()) - 1; lev >= 0; --lev) {
       const std::size_t mmax = lev == 0 ? M0_ : p_.M;
-      std::vector<uint32_t> old;
-      {
-        std::lock_guard<std::mutex> g(locks_[id]);
-        const uint32_t* ll = links(id, lev);
-        old.assign(ll + 1, ll + 1 + count_of(ll));
-      }
+      const std::vector<uint32_t>& old = old_links[lev];
+      std::vector<uint32_t> adopted;
       for (node_t nb : old) {
         if (nb == id) continue;
         std::lock_guard<std::mutex> g(locks_[nb]);
@@ -704,7 +727,24 @@ class Index {
         std::sort(tmp.begin(), tmp.end(), [](const Cand& a, const Cand& b) { return a.d < b.d; });
         select_neighbours(tmp, mmax);
         set_count(ll, static_cast<uint32_t>(tmp.size()));
-        for (std::size_t j = 0; j < tmp.size(); ++j) ll[j + 1] = tmp[j].id;
+        for (std::size_t j = 0; j < tmp.size(); ++j) {
+          ll[j + 1] = tmp[j].id;
+          adopted.push_back(tmp[j].id);
+        }
+      }
+      // An old neighbour nobody adopted may have had its only way in through this slot: keep it
+      // linked from the slot itself (now holding the new vector) so it stays reachable.
+      std::lock_guard<std::mutex> g(locks_[id]);
+      uint32_t* own = links(id, lev);
+      for (node_t c : old) {
+        if (c == id || count_of(own) >= mmax) continue;
+        if (std::find(adopted.begin(), adopted.end(), c) != adopted.end()) continue;
+        uint32_t cnt = count_of(own);
+        bool present = false;
+        for (uint32_t j = 1; j <= cnt; ++j) present |= own[j] == c;
+        if (present) continue;
+        own[cnt + 1] = c;
+        set_count(own, cnt + 1);
       }
     }
   }

@@ -14,7 +14,6 @@ dlib's by float32 rounding; the tests require cosine ≥ 0.9999 per chip and rep
 
 from __future__ import annotations
 
-import os
 import random
 import subprocess
 import sys
@@ -24,6 +23,8 @@ import numpy as np
 import pytest
 
 from lookalike.errors import CorruptFileError, MissingDependencyError
+
+from .._env import child_env
 
 dlib = pytest.importorskip("dlib")
 frm = pytest.importorskip("face_recognition_models")
@@ -285,6 +286,5 @@ def test_import_is_lazy() -> None:
         "import sys, lookalike, lookalike.faces.embed, lookalike.faces.pipeline, lookalike.faces.fast_embed;"
         "print(sorted(m for m in ('torch', 'onnxruntime', 'onnx') if m in sys.modules))"
     )
-    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, "-c", code], env=child_env(), capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

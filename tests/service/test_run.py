@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
@@ -10,13 +9,12 @@ from pathlib import Path
 
 import httpx
 
+from .._env import child_env
 from .live import free_port
-
-SRC = str(Path(__file__).resolve().parents[2] / "src")
 
 
 def start(*args: str) -> subprocess.Popen[str]:
-    env = {**os.environ, "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    env = child_env()
     env.pop("LOOKALIKE_API_TOKEN", None)
     return subprocess.Popen(
         [sys.executable, "-m", "lookalike.service", *args],
