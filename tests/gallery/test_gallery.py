@@ -10,6 +10,7 @@ import pytest
 
 from lookalike.errors import LookalikeError, NoFaceError
 from lookalike.gallery import Gallery, SourceItem, lfw, sample_people
+from lookalike.gallery.gallery import DEFAULT_INDEX
 
 PEOPLE = ["Aaron_Peirsol", "Abdullah_Gul", "Adrien_Brody", "Alejandro_Toledo", "Ali_Naimi", "Amelie_Mauresmo"]
 
@@ -131,7 +132,7 @@ def test_stale_or_corrupt_index_is_replayed_or_rebuilt(items: list[SourceItem], 
     with Gallery.open(root) as g:
         assert len(g.index) == expected
         assert_consistent(g)
-    index_file = next(root.glob("index.exact*"))
+    index_file = next(root.glob(f"index.{DEFAULT_INDEX}"))
     index_file.write_bytes(index_file.read_bytes()[:100])
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
