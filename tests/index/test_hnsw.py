@@ -154,3 +154,22 @@ def test_nodes_added_by_parallel_threads_are_all_reachable() -> None:
         ix.set_search_params(ef=n)
         _, ids = ix.search(x, 1)
         np.testing.assert_array_equal(ids[:, 0], np.arange(n))
+
+
+def test_wide_beams_use_heaps_and_stay_exact() -> None:
+    """ef above the sorted pool's limit (2,048) takes the two-heap path: still exact at ef >= n, with
+    deleted nodes traversed but never returned, and the same answers as the sorted pool."""
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(3_000, 12)).astype(np.float32)
+    q = rng.normal(size=(50, 12)).astype(np.float32)
+    ix = create_index("hnsw", 12, M=8, ef_construction=64)
+    ix.add(x, np.arange(len(x)))
+    gone = rng.choice(len(x), 400, replace=False)
+    ix.remove(gone)
+    live = np.setdiff1d(np.arange(len(x)), gone)
+    ix.set_search_params(ef=4_000)
+    dist, ids = ix.search(q, 10)
+    gt = ground_truth(x[live], q, depth=10)
+    np.testing.assert_array_equal(ids, live[gt.ids])
+    np.testing.assert_allclose(dist, gt.distances, rtol=1e-4)
+    assert not np.isin(ids, gone).any()
