@@ -12,7 +12,7 @@ DEMO_PHOTO ?= $(DATASETS)/face_recognition_examples/biden/train_biden.jpg
 export LOOKALIKE_DATASETS := $(DATASETS)
 GALLERY_OPT := $(if $(GALLERY),--gallery $(GALLERY),)
 
-.PHONY: run serve test install install-test gallery demo bench-ingest bench-latency clean
+.PHONY: run serve test install install-test gallery demo bench-ingest bench-latency clean core
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -50,3 +50,11 @@ bench-latency: install
 
 clean:
 	rm -rf build dist .pytest_cache tests/artifacts benchmarks/results/quick
+
+## the compiled HNSW core, built in place into src/lookalike/ (for PYTHONPATH=src runs; needs cmake, ninja, g++)
+core: $(BIN)/python
+	$(BIN)/python -m pip install -q pybind11
+	cmake -S . -B build/dev -G Ninja -DCMAKE_BUILD_TYPE=Release -DPython_EXECUTABLE=$(abspath $(BIN)/python) \
+		-Dpybind11_DIR=$$($(BIN)/python -c 'import pybind11; print(pybind11.get_cmake_dir())')
+	cmake --build build/dev
+	cp build/dev/csrc/hnsw/_hnsw*.so src/lookalike/
