@@ -20,4 +20,11 @@ def use_checkout() -> None:
         sys.path.insert(0, str(SRC))
 
 
+def package_parent() -> str:
+    """The folder holding the ``lookalike`` this process imports: put it on a child's PYTHONPATH."""
+    import lookalike
+
+    return str(Path(lookalike.__file__).resolve().parents[1])
+
+
 use_checkout()

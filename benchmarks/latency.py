@@ -163,7 +163,7 @@ def main() -> None:
     quick = args.quick or args.control
     out = args.out or REPO / "benchmarks" / "results" / (f"quick/{name}" if quick else name)
 
-    import _checkout  # noqa: F401  (src/ on sys.path when it should be)
+    import _checkout  # src/ on sys.path when it should be
 
     from lookalike.settings import datasets_dir, default_gallery
 
@@ -173,9 +173,8 @@ def main() -> None:
     queries = [(name, photo_640x480(examples / name)) for name in QUERY_PHOTOS if (examples / name).exists()]
 
     env = {k: v for k, v in os.environ.items() if k != "LOOKALIKE_API_TOKEN"}
-    import lookalike  # the children import the same package as this process
-    package_parent = str(Path(lookalike.__file__).resolve().parents[1])
-    env["PYTHONPATH"] = os.pathsep.join([package_parent, env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    # the children import the same package as this process
+    env["PYTHONPATH"] = os.pathsep.join([_checkout.package_parent(), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     p_one, p_index, p_two = free_port(), free_port(), free_port()
     url_one, url_index, url_two = (f"http://127.0.0.1:{p}" for p in (p_one, p_index, p_two))
     serve = "from lookalike.service.run import serve, serve_index; "

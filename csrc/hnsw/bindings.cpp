@@ -192,8 +192,6 @@ class PyIndex {
 PYBIND11_MODULE(_hnsw, m) {
   m.doc() = "lookalike's HNSW index core (C++17). Distances: squared L2 ('l2') or 1 - dot ('ip').";
   py::register_exception<FormatError>(m, "FormatError", PyExc_ValueError);
-  m.def("_set_sorted_pool_max", [](std::size_t n) { lookalike::hnsw::Index::kSortedPoolMax = n; },
-        "Benchmark hook: widest ef searched with the sorted pool (wider ones use two heaps).");
   m.def("simd", [] { return std::string(lookalike::hnsw::select_kernels(std::getenv("LOOKALIKE_HNSW_ISA")).isa); },
         "Instruction set of the distance kernels chosen for this processor.");
 

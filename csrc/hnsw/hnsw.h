@@ -200,7 +200,7 @@ class Index {
   static constexpr std::size_t kMaxLevel = 32;
   // Beams wider than this use two heaps: inserting into a sorted pool moves O(ef) entries, which
   // dominates past a few thousand (measured on 200k Gaussian vectors: 0.6x hnswlib at ef 16,384).
-  inline static std::size_t kSortedPoolMax = 2048;
+  static constexpr std::size_t kSortedPoolMax = 2048;
 
   Index(const Params& p, std::size_t capacity) : p_(p) {
     if (p.dim == 0 || p.dim > 65536) throw std::invalid_argument("dim must be in 1..65536");
@@ -502,6 +502,30 @@ class Index {
     return ep;
   }
 
+  // Mark the not-yet-visited ids of links ll[1..c] visited, copy them into `gather` and prefetch the
+  // first two cache lines of their vectors; returns how many there were.
+  uint32_t gather_unvisited(const uint32_t* ll, uint32_t c, uint16_t* marks, uint16_t tag,
+                            uint32_t* gather) const {
+    for (uint32_t j = 1; j <= c; ++j) prefetch(marks + ll[j]);
+    uint32_t m = 0;
+    for (uint32_t j = 1; j <= c; ++j) {
+      node_t nb = ll[j];
+      if (marks[nb] == tag) continue;
+      marks[nb] = tag;
+      gather[m++] = nb;
+      const char* pv = reinterpret_cast<const char*>(vec(nb));
+      prefetch(pv);
+      prefetch(pv + 64);
+    }
+    return m;
+  }
+  // The rest of a 128-d vector (lines 3 and 4), fetched one neighbour ahead of its distance.
+  void prefetch_tail(node_t i) const {
+    const char* pv = reinterpret_cast<const char*>(vec(i));
+    prefetch(pv + 128);
+    prefetch(pv + 192);
+  }
+
   // Beam search on level 0 (or `lev` during construction) into s.pool (live nodes only).
   template <bool kDel, bool kBuild>
   void search0(const float* q, node_t ep, std::size_t ef, SearchScratch& s, VisitedList& vl, uint64_t& nd,
@@ -550,24 +574,10 @@ class Index {
         ll = links(cur, 0);
         c = count_of(ll);
       }
-      for (uint32_t j = 1; j <= c; ++j) prefetch(marks + ll[j]);
-      uint32_t m = 0;
-      for (uint32_t j = 1; j <= c; ++j) {
-        node_t nb = ll[j];
-        if (marks[nb] == tag) continue;
-        marks[nb] = tag;
-        gather[m++] = nb;
-        const char* pv = reinterpret_cast<const char*>(vec(nb));
-        prefetch(pv);
-        prefetch(pv + 64);
-      }
+      uint32_t m = gather_unvisited(ll, c, marks, tag, gather);
       for (uint32_t j = 0; j < m; ++j) {
         node_t nb = gather[j];
-        if (j + 1 < m) {
-          const char* pv = reinterpret_cast<const char*>(vec(gather[j + 1]));
-          prefetch(pv + 128);
-          prefetch(pv + 192);
-        }
+        if (j + 1 < m) prefetch_tail(gather[j + 1]);
         float d = dist(q, vec(nb));
         ++nd;
         if (pool.full() && d >= pool.worst()) continue;
@@ -608,19 +618,10 @@ class Index {
       std::pop_heap(todo.begin(), todo.end(), farther);
       todo.pop_back();
       const uint32_t* ll = links(c.id, 0);
-      uint32_t cnt = count_of(ll);
-      for (uint32_t j = 1; j <= cnt; ++j) prefetch(marks + ll[j]);
-      uint32_t m = 0;
-      for (uint32_t j = 1; j <= cnt; ++j) {
-        node_t nb = ll[j];
-        if (marks[nb] == tag) continue;
-        marks[nb] = tag;
-        gather[m++] = nb;
-        prefetch(vec(nb));
-      }
+      uint32_t m = gather_unvisited(ll, count_of(ll), marks, tag, gather);
       for (uint32_t j = 0; j < m; ++j) {
         node_t nb = gather[j];
-        if (j + 1 < m) prefetch(reinterpret_cast<const char*>(vec(gather[j + 1])) + 128);
+        if (j + 1 < m) prefetch_tail(gather[j + 1]);
         float d = dist(q, vec(nb));
         ++nd;
         if (top.size() >= ef && d >= bound) continue;
