@@ -78,6 +78,8 @@ def test_behaves_like_brute_force(s: dict) -> None:
     _same(dh, e.search(q, s["k"]), live, q, sp)
 
     new = rng.standard_normal((s["readd"], s["dim"]), dtype=np.float32)
+    if s["space"] == "ip":  # like the first vectors: 1 - dot is no distance off the unit sphere
+        new /= np.linalg.norm(new, axis=1, keepdims=True) + 1e-12
     new_ids = np.concatenate([gone, np.arange(10**6, 10**6 + s["n"])])[: s["readd"]]
     for ix in (h, e):
         ix.add(new, new_ids)
