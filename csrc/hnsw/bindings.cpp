@@ -118,6 +118,9 @@ class PyIndex {
     for (std::size_t reuse = std::min(n - start, ix_->reusable_slots()); reuse > 0; --reuse, ++start)
       ix_->add(pv + start * dim, pl[start]);
     parallel_for(n - start, threads, [&](std::size_t i) { ix_->add(pv + (start + i) * dim, pl[start + i]); });
+    // Amortised: a sweep costs O(slots) (about 0.1 s at 200k), so it runs once the nodes added since
+    // the last one reach 1/16 of the index; full-effort searches and save() never skip it.
+    if (ix_->unswept() * 16 >= ix_->slots()) ix_->repair_reachability();
   }
 
   py::tuple search(const py::array& queries, std::size_t k, py::object ef_obj, int threads) {
@@ -134,6 +137,7 @@ class PyIndex {
     const std::size_t dim = ix_->dim();
     {
       py::gil_scoped_release nogil;
+      if (std::max(ef, k) >= ix_->slots() && ix_->unswept() > 0) ix_->repair_reachability();  // exact
       parallel_for(nq, nq < 8 ? 1 : threads,
                    [&](std::size_t i) { ix_->search(pq + i * dim, k, ef, pd + i * k, pl + i * k); });
     }
@@ -169,6 +173,7 @@ class PyIndex {
 
   void save(const std::string& path) {
     py::gil_scoped_release nogil;
+    if (ix_->unswept() > 0) ix_->repair_reachability();
     ix_->save(path);
   }
 
@@ -214,6 +219,12 @@ PYBIND11_MODULE(_hnsw, m) {
       .def("__len__", [](PyIndex& s) { return s.core().size(); })
       .def("__contains__", [](PyIndex& s, int64_t l) { return s.core().contains(l); })
       .def("reset_stats", [](PyIndex& s) { s.core().reset_stats(); })
+      .def("repair_reachability", [](PyIndex& s) { py::gil_scoped_release g; return s.core().repair_reachability(); },
+           "Link every live node that level 0 cannot reach from the entry point; returns how many.")
+      .def_property_readonly("unswept", [](PyIndex& s) { return s.core().unswept(); },
+                             "Nodes added since the last reachability sweep.")
+      .def_property_readonly("repaired", [](PyIndex& s) { return s.core().repaired(); },
+                             "Nodes reachability sweeps have linked back in so far.")
       .def_property_readonly("distance_computations", [](PyIndex& s) { return s.core().distance_computations(); },
                              "Distances computed by searches since the last reset_stats().")
       .def_property_readonly("dim", [](PyIndex& s) { return s.core().dim(); })

@@ -198,13 +198,14 @@ class Index {
   static constexpr uint32_t kNone = 0xFFFFFFFFu;
   static constexpr uint32_t kDeletedFlag = 1u << 16;
   static constexpr std::size_t kMaxLevel = 32;
+  static constexpr std::size_t kMaxM = 2048;  // level-0 lists hold up to 2 * kMaxM links
   // Beams wider than this use two heaps: inserting into a sorted pool moves O(ef) entries, which
   // dominates past a few thousand (measured on 200k Gaussian vectors: 0.6x hnswlib at ef 16,384).
   static constexpr std::size_t kSortedPoolMax = 2048;
 
   Index(const Params& p, std::size_t capacity) : p_(p) {
     if (p.dim == 0 || p.dim > 65536) throw std::invalid_argument("dim must be in 1..65536");
-    if (p.M < 2 || p.M > 2048) throw std::invalid_argument("M must be in 2..2048");
+    if (p.M < 2 || p.M > kMaxM) throw std::invalid_argument("M must be in 2..2048");
     if (p.ef_construction < 1) throw std::invalid_argument("ef_construction must be at least 1");
     if (p.ef < 1) throw std::invalid_argument("ef must be at least 1");
     M0_ = 2 * p_.M;
@@ -298,7 +299,12 @@ class Index {
       labels_[label] = id;
     }
     if (reuse) relink(id, v, label); else insert(id, v, label);
+    unswept_.fetch_add(1);
   }
+  // Nodes added since the last repair_reachability() sweep.
+  std::size_t unswept() const { return unswept_.load(); }
+  // Nodes that sweeps have linked back in so far (in this process).
+  std::size_t repaired() const { return repaired_.load(); }
 
   // Mark the node of `label` deleted; returns false when the label is unknown.
   bool remove(label_t label) {
@@ -315,6 +321,87 @@ class Index {
     return true;
   }
 
+  // Make every live node reachable on level 0 from the entry point, which full-effort searches start
+  // from; returns how many nodes were given a new in-link. The neighbour heuristic (in every HNSW) can
+  // prune a node's last in-link, or cut off a small group that only links among itself, most often
+  // at small M or when deleted slots are rewired; such nodes are unreachable at any ef. One
+  // breadth-first sweep over level 0 (O(slots * M0) link reads) finds them; each is linked from its
+  // nearest reachable node that has room, and the sweep goes on from it. Safe beside searches.
+  std::size_t repair_reachability() {
+    std::shared_lock<std::shared_mutex> sg(struct_mu_);
+    std::lock_guard<std::mutex> one_at_a_time(repair_mu_);
+    unswept_.store(0);
+    const node_t entry = entry_.load();
+    if (entry == kNone) return 0;
+    std::size_t fixed = 0;
+    VisitedLease reached_lease(*pool_), search_lease(*pool_);
+    VisitedList& reached = *reached_lease.list;
+    std::vector<node_t> queue;
+    std::vector<Cand> cands;
+    auto sweep_from = [&](node_t start) {  // mark everything reachable from `start`
+      reached.marks[start] = reached.tag;
+      queue.assign(1, start);
+      while (!queue.empty()) {
+        node_t cur = queue.back();
+        queue.pop_back();
+        const uint32_t* ll = links(cur, 0);  // read like a search reads (adds may run beside it)
+        const uint32_t c = count_of(ll);
+        for (uint32_t j = 1; j <= c; ++j) {
+          const node_t nb = ll[j];
+          if (reached.marks[nb] == reached.tag) continue;
+          reached.marks[nb] = reached.tag;
+          queue.push_back(nb);
+        }
+      }
+    };
+    // A forced link (every candidate full) may strand another node: sweep again, a few times at most.
+    for (int pass = 0; pass < 8; ++pass) {
+      if (pass > 0) reached.reset();
+      sweep_from(entry);
+      bool forced = false;
+      const std::size_t n = count_.load();
+      for (node_t x = 0; x < n; ++x) {
+        if (reached.marks[x] == reached.tag || is_deleted(x)) continue;
+        uint64_t nd = 0;
+        SearchScratch& s = scratch();
+        search_lease.list->reset();
+        search0<true, true>(vec(x), entry, ef_construction_, s, *search_lease.list, nd, 0, x);
+        collect(cands, s);
+        if (cands.empty()) continue;  // nothing reachable is live: the next add links to x anyway
+        node_t from = kNone;
+        for (const Cand& c : cands) {
+          if (reached.marks[c.id] != reached.tag) continue;  // found through a node linked meanwhile
+          std::lock_guard<std::mutex> g(locks_[c.id]);
+          uint32_t* ll = links(c.id, 0);
+          uint32_t cnt = count_of(ll);
+          if (cnt >= M0_) continue;
+          ll[cnt + 1] = x;
+          set_count(ll, cnt + 1);
+          from = c.id;
+          break;
+        }
+        if (from == kNone) {  // all full: the nearest gives up its farthest neighbour for x
+          from = cands.front().id;
+          std::lock_guard<std::mutex> g(locks_[from]);
+          uint32_t* ll = links(from, 0);
+          uint32_t cnt = count_of(ll), worst = 1;
+          float wd = -1;
+          for (uint32_t j = 1; j <= cnt; ++j) {
+            float d = dist(vec(from), vec(ll[j]));
+            if (d > wd) { wd = d; worst = j; }
+          }
+          ll[worst] = x;
+          forced = true;
+        }
+        ++fixed;
+        sweep_from(x);
+      }
+      if (!forced) break;
+    }
+    repaired_.fetch_add(fixed);
+    return fixed;
+  }
+
   // k nearest live nodes of q: fills dist[k], labels[k] (inf / -1 past the end). Thread-safe.
   void search(const float* q, std::size_t k, std::size_t ef, float* dist, label_t* labels) const {
     std::shared_lock<std::shared_mutex> sg(struct_mu_);
@@ -328,9 +415,11 @@ class Index {
     }
     if (ep == kNone || k == 0) return;
     uint64_t nd = 0;
-    ep = greedy_descend(q, ep, maxl, 0, nd, false);
-    SearchScratch& s = scratch();
     std::size_t pool_ef = std::max(ef, k);
+    // Full effort (a beam as wide as the index) starts on level 0 at the entry point, from which
+    // repair_reachability() guarantees every live node can be reached: the answer is exact.
+    if (pool_ef < count_.load()) ep = greedy_descend(q, ep, maxl, 0, nd, false);
+    SearchScratch& s = scratch();
     VisitedLease vl(*pool_);
     if (pool_ef > kSortedPoolMax) {  // very wide beams: two heaps (a sorted pool would memmove too much)
       if (has_deleted_.load()) search_wide<true>(q, ep, pool_ef, s, *vl.list, nd);
@@ -403,7 +492,7 @@ class Index {
     if (std::memcmp(h.magic, kMagic, 8) != 0) throw FormatError(path + ": not a lookalike HNSW index (bad magic)");
     if (h.version != kVersion)
       throw FormatError(path + ": unsupported HNSW file version " + std::to_string(h.version));
-    if (h.space > 1 || h.dim == 0 || h.dim > 65536 || h.M < 2 || h.M > 2048 || h.M0 != 2 * h.M ||
+    if (h.space > 1 || h.dim == 0 || h.dim > 65536 || h.M < 2 || h.M > kMaxM || h.M0 != 2 * h.M ||
         h.ef < 1 || h.ef_construction < 1 || h.count > h.capacity || h.capacity >= kExpanded ||
         h.max_level < -1 || h.max_level > static_cast<int32_t>(kMaxLevel) ||
         (h.entry != kNone && h.entry >= h.count) || (h.entry == kNone) != (h.count == 0) ||
@@ -547,7 +636,7 @@ class Index {
     }
     s.gather.resize(std::max<std::size_t>(M0_, p_.M) + 1);
     uint32_t* gather = s.gather.data();
-    uint32_t local[2048 + 1];
+    uint32_t local[2 * kMaxM + 1];
     while (true) {
       node_t cur;
       long pi = pool.pop_next();
@@ -915,6 +1004,8 @@ class Index {
   std::unordered_map<label_t, node_t> labels_;
   std::vector<node_t> free_;
   std::size_t pinned_deleted_ = 0;
+  std::atomic<std::size_t> unswept_{0}, repaired_{0};
+  mutable std::mutex repair_mu_;
   std::atomic<bool> has_deleted_{false};
 
   mutable std::mutex entry_mu_;
