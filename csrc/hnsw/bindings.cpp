@@ -182,6 +182,7 @@ class PyIndex {
     {
       py::gil_scoped_release nogil;
       ix = Index::load(path);
+      ix->repair_reachability();  // files written before the sweep existed may hold stranded nodes
     }
     return PyIndex(std::move(ix));
   }
