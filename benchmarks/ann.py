@@ -196,7 +196,8 @@ def plot(data: dict[str, Any], path: Path) -> None:
 def machine() -> dict[str, Any]:
     from lookalike import _hnsw
 
-    cpu = next((ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo") if ln.startswith("model name")), "?")
+    cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
+               if ln.startswith("model name")), "?")
     return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "simd": _hnsw.simd(),
             "load_avg": os.getloadavg(), "time": time.strftime("%Y-%m-%d %H:%M:%S")}
 

@@ -292,7 +292,8 @@ def machine_info(threads: int) -> dict:
     import onnxruntime
     import torch
 
-    cpu = next((ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo") if ln.startswith("model name")), "")
+    cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
+               if ln.startswith("model name")), "")
     return {
         "cpu": cpu or platform.processor(),
         "cores_available": available_cores(),

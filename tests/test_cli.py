@@ -33,7 +33,7 @@ def test_ingest_search_info_remove(people_tree: Path, tmp_path: Path) -> None:
     summary = json.loads(out)
     assert summary["added_images"] == summary["photos"] > 10 and summary["errors"] == 0
 
-    query = sorted((people_tree / "Adrien_Brody").iterdir())[0]
+    query = min((people_tree / "Adrien_Brody").iterdir())
     code, out = invoke("search", str(query), "-k", "5", "--gallery", g, "--json", "--exclude-self")
     assert code == 0, out
     answer = json.loads(out)

@@ -15,7 +15,7 @@ from typing import Any
 __version__ = "0.1.0"
 
 _API = ("open_gallery", "build_gallery", "search", "remove", "info")
-__all__ = ["__version__", *_API]
+__all__ = ["__version__", "build_gallery", "info", "open_gallery", "remove", "search"]
 
 
 def __getattr__(name: str) -> Any:

@@ -82,7 +82,7 @@ def build_corpus(folder: Path, lfw_root: Path, group_photos: Path, max_bytes: in
          1, 1, "EXIF-rotated JPEG"),
         ("no-face.jpg", (group_photos / "dlib_dogs_NO_HUMAN_FACES.jpg").read_bytes(), "NoFaceError", 0, 0,
          "photo with no face"),
-        ("36-faces.jpg", _save(mosaic([sorted(p.iterdir())[0] for p in people], 6), "JPEG", quality=92), None,
+        ("36-faces.jpg", _save(mosaic([min(p.iterdir()) for p in people], 6), "JPEG", quality=92), None,
          34, 36, "photo with 36 faces"),
     ]
     out = []

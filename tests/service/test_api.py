@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import threading
 import time
@@ -116,7 +117,7 @@ def test_search_photo_finds_the_person(client: TestClient, photos: dict[str, Pat
     nb = face["neighbours"]
     assert [n["rank"] for n in nb] == [1, 2, 3, 4, 5]
     assert nb[0]["person"] == "Joseph_Biden"
-    assert all(a["distance"] <= b["distance"] for a, b in zip(nb, nb[1:]))
+    assert all(a["distance"] <= b["distance"] for a, b in itertools.pairwise(nb))
     assert 100 >= nb[0]["similarity"] >= nb[-1]["similarity"] >= 0
     assert "/" not in nb[0]["image"] and nb[0]["image"].startswith("Joseph_Biden_")  # no server path
     timing = server_timing(resp)

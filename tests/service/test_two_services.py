@@ -146,22 +146,24 @@ def test_enrol_and_delete_reach_the_index_service(
     gallery_copy: Path, pipeline: FacePipeline, photos: dict[str, Path]
 ) -> None:
     auth = {"Authorization": f"Bearer {TOKEN}"}
-    with live_server(create_index_app(gallery_copy, token=TOKEN)) as url:
-        with TestClient(create_app(gallery_copy, index_url=url, token=TOKEN, pipeline=pipeline)) as c:
-            n0 = httpx.get(f"{url}/health").json()["count"]
-            r = c.post(
-                "/api/gallery/faces",
-                data={"person": "Barack Obama"},
-                headers=auth,
-                files=[("files", ("a.jpg", photos["obama_enrol"].read_bytes(), "image/jpeg"))],
-            )
-            assert r.status_code == 201, r.text
-            fid = r.json()["added"][0]["face_id"]
-            assert httpx.get(f"{url}/health").json()["count"] == n0 + 1
-            top = c.post("/api/search", files=upload(photos["obama"]), data={"k": "1"}).json()
-            assert top["faces"][0]["neighbours"][0]["face_id"] == fid
-            assert c.delete(f"/api/gallery/faces/{fid}", headers=auth).status_code == 200
-            assert httpx.get(f"{url}/health").json()["count"] == n0
+    with (
+        live_server(create_index_app(gallery_copy, token=TOKEN)) as url,
+        TestClient(create_app(gallery_copy, index_url=url, token=TOKEN, pipeline=pipeline)) as c,
+    ):
+        n0 = httpx.get(f"{url}/health").json()["count"]
+        r = c.post(
+            "/api/gallery/faces",
+            data={"person": "Barack Obama"},
+            headers=auth,
+            files=[("files", ("a.jpg", photos["obama_enrol"].read_bytes(), "image/jpeg"))],
+        )
+        assert r.status_code == 201, r.text
+        fid = r.json()["added"][0]["face_id"]
+        assert httpx.get(f"{url}/health").json()["count"] == n0 + 1
+        top = c.post("/api/search", files=upload(photos["obama"]), data={"k": "1"}).json()
+        assert top["faces"][0]["neighbours"][0]["face_id"] == fid
+        assert c.delete(f"/api/gallery/faces/{fid}", headers=auth).status_code == 200
+        assert httpx.get(f"{url}/health").json()["count"] == n0
     # the index service never writes the gallery; a new one loads the same faces from the store
     with live_server(create_index_app(gallery_copy)) as url:
         assert httpx.get(f"{url}/health").json()["count"] == n0

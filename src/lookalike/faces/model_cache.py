@@ -137,7 +137,7 @@ def network_from_arrays(arrays: dict[str, np.ndarray]) -> DlibNetwork:
         net.loss = LossMetric(**meta["loss"])
     for i, d in enumerate(meta["layers"]):
 
-        def arr(name: str) -> np.ndarray:
+        def arr(name: str, i: int = i) -> np.ndarray:
             return np.asarray(arrays[f"{i}.{name}"], dtype=np.float32)
 
         kind = d["kind"]

@@ -9,7 +9,7 @@ import threading
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 from tqdm import tqdm
@@ -118,7 +118,7 @@ class Gallery:
     def close(self) -> None:
         self.store.close()
 
-    def __enter__(self) -> Gallery:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -33,7 +33,7 @@ def keep_photo(gallery_root: Path, data: bytes, sha256: str) -> Path:
     The name comes from the content, never from the request."""
     try:
         fmt = Image.open(io.BytesIO(data)).format or ""
-    except Exception:  # it decoded a moment ago; keep it whatever PIL says now
+    except Exception:  # noqa: BLE001  (it decoded a moment ago; keep it whatever PIL says now)
         fmt = ""
     folder = gallery_root / UPLOADS_DIR
     folder.mkdir(exist_ok=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import shutil
 import tempfile
@@ -91,7 +92,5 @@ class NgtIndex(RebuildingIndex):
             self._dir = None
 
     def __del__(self) -> None:
-        try:
+        with contextlib.suppress(Exception):  # interpreter shutdown
             self._close()
-        except Exception:  # interpreter shutdown
-            pass
