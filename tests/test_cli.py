@@ -3,12 +3,16 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from lookalike.cli import app
+
+from ._env import child_env
 
 runner = CliRunner()
 
@@ -95,3 +99,10 @@ def test_identify_and_verify(people_tree: Path, tmp_path: Path, datasets: Path) 
     assert code == 0 and json.loads(out)["same"] is True
     code, out = invoke("verify", str(photos[0]), str(stranger), "--json")
     assert code == 0 and json.loads(out)["same"] is False
+
+
+def test_python_dash_m_runs_the_same_command_line(tmp_path: Path) -> None:
+    proc = subprocess.run([sys.executable, "-m", "lookalike", "info", "--gallery", str(tmp_path / "none"), "--json"],
+                          env=child_env(), capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 1, proc.stderr
+    assert json.loads(proc.stdout)["error"]["type"] == "GalleryNotFoundError"

@@ -23,6 +23,13 @@ class NoFaceError(LookalikeError):
     """No face was found in an image where one was required."""
 
 
+class GalleryNotFoundError(LookalikeError):
+    """No gallery at the given folder (nothing ingested there yet)."""
+
+    def __init__(self, root: object) -> None:
+        super().__init__(f"no gallery at {root} (run `lookalike ingest` first)")
+
+
 class IndexMismatchError(LookalikeError):
     """An index, embedding or gallery belongs to another model, dimension or space."""
 

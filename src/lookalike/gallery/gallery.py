@@ -14,7 +14,13 @@ from typing import Any, Self
 import numpy as np
 from tqdm import tqdm
 
-from lookalike.errors import CorruptFileError, IndexMismatchError, LookalikeError, NoFaceError
+from lookalike.errors import (
+    CorruptFileError,
+    GalleryNotFoundError,
+    IndexMismatchError,
+    LookalikeError,
+    NoFaceError,
+)
 from lookalike.gallery.cache import CachedPhoto, EmbeddingCache
 from lookalike.gallery.ingest import IngestReport, check_workers, plan, run_pipeline
 from lookalike.gallery.sources import SourceItem
@@ -102,7 +108,7 @@ class Gallery:
         root = Path(root).expanduser()
         if not (root / STORE_FILE).exists():
             if not create:
-                raise LookalikeError(f"no gallery at {root} (run `lookalike ingest` first)")
+                raise GalleryNotFoundError(root)
             root.mkdir(parents=True, exist_ok=True)
         store = Store(root / STORE_FILE)
         saved = store.get_meta("index")

@@ -18,6 +18,7 @@ STATUS: list[tuple[type[Exception], int]] = [
     (E.IndexMismatchError, 400),
     (E.ServiceUnavailableError, 503),
     (E.CorruptFileError, 500),
+    (E.GalleryNotFoundError, 500),
     (E.MissingDependencyError, 500),
     (E.LookalikeError, 400),
 ]

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from lookalike.errors import IndexMismatchError, LookalikeError, ServiceUnavailableError
+from lookalike.errors import GalleryNotFoundError, IndexMismatchError, ServiceUnavailableError
 from lookalike.gallery.gallery import DEFAULT_INDEX, STORE_FILE, Gallery
 from lookalike.gallery.store import Store
 from lookalike.index.base import Index
@@ -72,7 +72,7 @@ class RemoteGallery(Gallery):
         """Open an existing gallery's store and check that the index service serves the same model."""
         root = Path(root).expanduser()
         if not (root / STORE_FILE).exists():
-            raise LookalikeError(f"no gallery at {root} (run `lookalike ingest` first)")
+            raise GalleryNotFoundError(root)
         store = Store(root / STORE_FILE)
         g = cls(root, store, store.get_meta("index") or DEFAULT_INDEX, client)
         try:
