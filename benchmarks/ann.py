@@ -27,6 +27,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 import _checkout  # noqa: F401  (src/ on sys.path when it should be)
+from _machine import cpu_model
 
 from lookalike.evaluation.ann import answer_quality, ground_truth
 from lookalike.evaluation.synthetic import face_like, gaussian
@@ -196,9 +197,7 @@ def plot(data: dict[str, Any], path: Path) -> None:
 def machine() -> dict[str, Any]:
     from lookalike import _hnsw
 
-    cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
-               if ln.startswith("model name")), "?")
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "simd": _hnsw.simd(),
+    return {"cpu": cpu_model() or "?", "cores": os.cpu_count(), "python": platform.python_version(), "simd": _hnsw.simd(),
             "load_avg": os.getloadavg(), "time": time.strftime("%Y-%m-%d %H:%M:%S")}
 
 

@@ -36,6 +36,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 import _checkout  # noqa: F401  (src/ on sys.path when it should be)
+from _machine import cpu_model
 
 from lookalike.faces.embed import DlibResNetEmbedder, Embedder
 from lookalike.faces.fast_embed import OnnxEmbedder, TorchResNetEmbedder, available_cores
@@ -292,10 +293,8 @@ def machine_info(threads: int) -> dict:
     import onnxruntime
     import torch
 
-    cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
-               if ln.startswith("model name")), "")
     return {
-        "cpu": cpu or platform.processor(),
+        "cpu": cpu_model(),
         "cores_available": available_cores(),
         "threads_used": threads,
         "python": platform.python_version(),

@@ -32,6 +32,7 @@ from typing import Any
 
 import httpx
 import numpy as np
+from _machine import cpu_model
 from PIL import Image, ImageOps
 
 REPO = Path(__file__).resolve().parents[1]
@@ -126,16 +127,8 @@ def bootstrap_ci(diffs: list[float], rounds: int = 2000) -> list[float]:
 
 
 def machine(load_before: list[float]) -> dict[str, Any]:
-    cpu = platform.processor()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
     return {
-        "cpu": cpu,
+        "cpu": cpu_model(),
         "cores": os.cpu_count(),
         "python": platform.python_version(),
         "platform": platform.platform(),

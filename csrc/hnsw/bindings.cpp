@@ -137,7 +137,7 @@ class PyIndex {
     const std::size_t dim = ix_->dim();
     {
       py::gil_scoped_release nogil;
-      if (std::max(ef, k) >= ix_->slots() && ix_->unswept() > 0) ix_->repair_reachability();  // exact
+      if (ix_->full_effort(k, ef) && ix_->unswept() > 0) ix_->repair_reachability();
       parallel_for(nq, nq < 8 ? 1 : threads,
                    [&](std::size_t i) { ix_->search(pq + i * dim, k, ef, pd + i * k, pl + i * k); });
     }

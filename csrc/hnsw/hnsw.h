@@ -233,6 +233,8 @@ class Index {
   }
   std::size_t capacity() const { return capacity_; }
   std::size_t slots() const { return count_.load(); }  // used slots, deleted included
+  // A beam as wide as the index: such a search starts at the entry point and is exact once swept.
+  bool full_effort(std::size_t k, std::size_t ef) const { return std::max(ef, k) >= count_.load(); }
   std::size_t size() const {
     std::lock_guard<std::mutex> g(labels_mu_);
     return labels_.size();
@@ -418,7 +420,7 @@ class Index {
     std::size_t pool_ef = std::max(ef, k);
     // Full effort (a beam as wide as the index) starts on level 0 at the entry point, from which
     // repair_reachability() guarantees every live node can be reached: the answer is exact.
-    if (pool_ef < count_.load()) ep = greedy_descend(q, ep, maxl, 0, nd, false);
+    if (!full_effort(k, ef)) ep = greedy_descend(q, ep, maxl, 0, nd, false);
     SearchScratch& s = scratch();
     VisitedLease vl(*pool_);
     if (pool_ef > kSortedPoolMax) {  // very wide beams: two heaps (a sorted pool would memmove too much)

@@ -14,8 +14,8 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-_API = ("open_gallery", "build_gallery", "search", "remove", "info")
 __all__ = ["__version__", "build_gallery", "info", "open_gallery", "remove", "search"]
+_API = frozenset(__all__) - {"__version__"}  # loaded from lookalike.api on first use
 
 
 def __getattr__(name: str) -> Any:
