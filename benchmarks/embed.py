@@ -39,8 +39,8 @@ import _checkout  # noqa: F401  (src/ on sys.path when it should be)
 from _machine import cpu_model
 
 from lookalike.faces.embed import DlibResNetEmbedder, Embedder
-from lookalike.faces.fast_embed import OnnxEmbedder, TorchResNetEmbedder, available_cores
-from lookalike.faces.model_cache import atomic_write
+from lookalike.faces.models.dlib_resnet.embedders import OnnxEmbedder, TorchResNetEmbedder, available_cores
+from lookalike.io import atomic_write
 
 SEED = 20240508  # the same sample as tests/faces/test_fast_embedder.py, so the cache is shared
 SAMPLE = 500

@@ -14,7 +14,7 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "build_gallery", "info", "open_gallery", "remove", "search"]
+__all__ = ["__version__", "build_gallery", "identify", "info", "open_gallery", "remove", "search", "verify"]
 _API = frozenset(__all__) - {"__version__"}  # loaded from lookalike.api on first use
 
 

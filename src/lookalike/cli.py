@@ -60,15 +60,19 @@ def _gallery_path(gallery: Path | None) -> Path:
     return gallery or default_gallery()
 
 
-def _resolve_source(source: str) -> tuple[str, list[Any]]:
-    """A path, or the name of a data set in the data-set folder (``lfw``)."""
-    from lookalike.gallery.sources import detect_source
-    from lookalike.settings import datasets_dir
+PipelineOpt = Annotated[str | None, typer.Option(
+    "--pipeline", help="Pipeline fields that differ from the default spec, e.g. 'padding=0.25,mirror=0' "
+                       "(fields: detector, upsample, fallback, pick, landmarks, padding, mirror, jitter, embedder).")]
 
-    path = Path(source)
-    if not path.exists() and "/" not in source and (datasets_dir() / source).exists():
-        path = datasets_dir() / source
-    return detect_source(path)
+
+def _spec(pipeline: str | None, embedder: str | None = None, detector: str | None = None) -> Any:
+    """The pipeline spec from the command line, or None for the gallery's own / the default."""
+    if pipeline is None and embedder is None and detector is None:
+        return None
+    from lookalike.faces.spec import PipelineSpec, default_spec
+
+    spec = PipelineSpec.parse(pipeline or "", default_spec(embedder))
+    return spec if detector is None else PipelineSpec.parse(f"detector={detector}", spec)
 
 
 @app.command()
@@ -80,7 +84,8 @@ def ingest(
     index: Annotated[str | None, typer.Option(help="Vector index (default: the gallery's own, hnsw for a new "
                                                    "one; `lookalike info --indexes` lists them).")] = None,
     embedder: Annotated[str | None, typer.Option(help="Face embedder key (default: fastest installed).")] = None,
-    detector: Annotated[str, typer.Option(help="Face detector: hog (fast) or cnn (finds more, slow on CPU).")] = "hog",
+    detector: Annotated[str | None, typer.Option(help="Face detector: hog (fast) or cnn (finds more, slow on CPU).")] = None,
+    pipeline: PipelineOpt = None,
     workers: Annotated[int, typer.Option(help="Worker processes (0 = one per core).")] = 0,
     people: Annotated[int | None, typer.Option(help="Only a seeded random sample of this many people.")] = None,
     min_images: Annotated[int, typer.Option(help="Only people with at least this many photos.")] = 1,
@@ -88,20 +93,16 @@ def ingest(
     as_json: JsonOpt = False,
 ) -> None:
     """Add the photos of a source to the gallery (resumable: stored photos are skipped)."""
-    from lookalike.api import build_gallery
     from lookalike.gallery.sources import sample_people
+    from lookalike.usecases.ingest import build_gallery, resolve_source
 
-    kind, items = _resolve_source(source)
+    kind, items = resolve_source(source)
     items = sample_people(items, people, min_images, seed)
     if not as_json:
         err_console.print(f"[bold]{len(items)}[/] photos ({kind}) → {_gallery_path(gallery)}")
-    rep = build_gallery(items, _gallery_path(gallery), index=index, embedder=embedder, detector=detector,
+    rep = build_gallery(_gallery_path(gallery), items, index=index, spec=_spec(pipeline, embedder, detector),
                         workers=workers, progress=not as_json)
-    summary = {
-        "photos": rep.total, "added_images": rep.added_images, "added_faces": rep.added_faces,
-        "skipped_existing": rep.skipped_existing, "from_cache": rep.cached, "no_face": len(rep.no_face),
-        "errors": len(rep.errors), "interrupted": rep.interrupted,
-    }
+    summary = rep.summary()
     if as_json:
         print(json.dumps({**summary, "error_files": [{"path": p, "message": m} for p, m in rep.errors]}))
     else:
@@ -131,8 +132,8 @@ def search(
     if as_json:
         print(json.dumps({"faces": [m.as_dict() for m in matches]}))
         return
-    for n, m in enumerate(matches, 1):
-        b = m.box
+    for m in matches:
+        n, b = m.number, m.box
         table = Table(title=f"face {n} of {len(matches)} at ({b['left']}, {b['top']})–({b['right']}, {b['bottom']})",
                       title_justify="left")
         table.add_column("rank", justify="right")
@@ -182,8 +183,6 @@ def remove(
     """Remove faces by id, or every face of a person, from the store and the index."""
     from lookalike.api import remove as api_remove
 
-    if not face_ids and not person:
-        raise LookalikeError("say what to remove: face ids, or --person NAME")
     gone = api_remove(face_ids, person, _gallery_path(gallery))
     missing = sorted(set(face_ids or []) - set(gone))
     if as_json:
@@ -260,18 +259,18 @@ def identify(
     as_json: JsonOpt = False,
 ) -> None:
     """Who is each face in PHOTO — or "unknown" when nobody in the gallery is near enough."""
-    from lookalike.evaluation.commands import identify_photo
+    from lookalike.api import identify as api_identify
 
-    answer = identify_photo(photo.resolve(), _gallery_path(gallery), k=k, threshold=threshold)
+    answer = api_identify(photo.resolve(), k=k, gallery=_gallery_path(gallery), threshold=threshold)
     if as_json:
         print(json.dumps(answer))
         return
     table = Table(title=f"threshold {answer['threshold']:.3f}", title_justify="left")
     for col in ("face", "box", "person", "distance", "similarity", "votes"):
         table.add_column(col)
-    for n, f in enumerate(answer["faces"], 1):
+    for f in answer["faces"]:
         b = f["box"]
-        table.add_row(str(n), f"({b['left']}, {b['top']})–({b['right']}, {b['bottom']})",
+        table.add_row(str(f["number"]), f"({b['left']}, {b['top']})–({b['right']}, {b['bottom']})",
                       f["person"] or "[yellow]unknown[/]", f"{f['distance']:.3f}", f"{f['similarity']:.0f}%",
                       str(f["votes"]))
     console.print(table)
@@ -288,9 +287,9 @@ def verify(
     as_json: JsonOpt = False,
 ) -> None:
     """Are the people in two photos the same person?"""
-    from lookalike.evaluation.commands import verify_photos
+    from lookalike.api import verify as api_verify
 
-    answer = verify_photos(photo_a.resolve(), photo_b.resolve(), threshold=threshold, gallery=gallery)
+    answer = api_verify(photo_a.resolve(), photo_b.resolve(), threshold=threshold, gallery=gallery)
     if as_json:
         print(json.dumps(answer))
         return
@@ -310,9 +309,13 @@ def calibrate(
     as_json: JsonOpt = False,
 ) -> None:
     """Measure the same-person threshold for a target false-accept rate and store it with the gallery."""
-    from lookalike.evaluation.commands import calibrate_threshold
+    from lookalike.api import open_gallery
+    from lookalike.usecases.calibrate import calibrate_gallery, calibrate_on_lfw
 
-    answer = calibrate_threshold(_gallery_path(gallery), target_far=target_far, lfw=lfw, save=save)
+    with open_gallery(_gallery_path(gallery), create=False) as g:
+        cal = (calibrate_gallery(g, target_far, save=save) if lfw is None
+               else calibrate_on_lfw(g, lfw, target_far, save=save))
+    answer = {**cal.as_dict(), "saved": save}
     if as_json:
         print(json.dumps(answer))
         return
@@ -322,18 +325,35 @@ def calibrate(
 @app.command("eval")
 @user_errors
 def evaluate(
-    embedder: Annotated[str, typer.Option(help="Embedder key.")] = "onnx",
+    embedder: Annotated[str | None, typer.Option(help="Embedder key(s), comma-separated (default: the default "
+                                                      "pipeline's); several give one comparison table.")] = None,
     index: Annotated[str, typer.Option(help="Index name(s), comma-separated.")] = "exact",
-    datasets: Annotated[list[str] | None, typer.Option(
-        "--dataset", help="Protocols to run (repeatable) (default: all).")] = None,
+    protocols: Annotated[list[str] | None, typer.Option(
+        "--protocol", "--dataset", help="Protocols to run (repeatable) (default: all; "
+                                        "`lookalike eval --list` names them).")] = None,
+    pipeline: PipelineOpt = None,
     out: Annotated[Path, typer.Option(help="Folder for the JSON + Markdown report and plots.")] = Path("eval-report"),
-    recipe: Annotated[str | None, typer.Option(help="Embedding recipe name (default: the LFW study's).")] = None,
+    list_protocols: Annotated[bool, typer.Option("--list", help="List the protocols and exit.")] = False,
 ) -> None:
-    """Run the evaluation protocols (LFW 10-fold, retrieval, open set, features) and write a report."""
-    from lookalike.evaluation.commands import evaluate as run_evaluate
+    """Run the evaluation protocols (LFW 10-fold, retrieval, open set, features) on the default pipeline
+    (or the one given) and write a report."""
+    from lookalike.evaluation.protocols import available_protocols
+    from lookalike.evaluation.report import run_eval
 
-    run_evaluate(embedder=embedder, index=index, datasets=datasets, out_dir=out, recipe=recipe)
+    if list_protocols:
+        for name, summary in available_protocols().items():
+            console.print(f"[bold]{name}[/]: {summary}")
+        return
+    keys = [e.strip() for e in embedder.split(",")] if embedder else [None]
+    specs = [_spec(pipeline, key) or _default_spec() for key in keys]
+    run_eval(specs, [i.strip() for i in index.split(",")], protocols, out)
     console.print(f"report written to [bold]{out}[/]")
+
+
+def _default_spec() -> Any:
+    from lookalike.faces.spec import default_spec
+
+    return default_spec()
 
 
 def main() -> None:  # pragma: no cover - console-script entry point

@@ -10,17 +10,14 @@ import platformdirs
 
 APP = "lookalike"
 
-#: dlib's documented same-person threshold for its ResNet (Euclidean distance); the default until
-#: `lookalike calibrate` measures one on labelled data. Source: dlib's face_recognition example
-#: ("99.38% on LFW at 0.6").
-DEFAULT_THRESHOLD = 0.6
 #: width of the logistic mapping distance → similarity: at threshold ± 0.22 the similarity is 10%/90%.
 #: Chosen so that dlib's typical same-person distance (≈ 0.44) shows ≈ 83% and a stranger (≈ 0.82) ≈ 10%.
 SIMILARITY_SCALE = 0.1
 
 
-def similarity(distance: float, threshold: float = DEFAULT_THRESHOLD) -> float:
-    """Percent similarity: a monotone decreasing logistic map of distance, 50% at the threshold."""
+def similarity(distance: float, threshold: float) -> float:
+    """Percent similarity: a monotone decreasing logistic map of distance, 50% at the same-person
+    ``threshold`` (the model's own, :attr:`~lookalike.faces.embed.EmbedderCard.threshold`, or the calibrated one)."""
     if not math.isfinite(distance):
         return 0.0
     z = (distance - threshold) / SIMILARITY_SCALE

@@ -12,7 +12,6 @@ import pytest
 
 from lookalike.faces.pipeline import FacePipeline
 from lookalike.service.app import create_app
-from tests.service.conftest import base_gallery, photos, pipeline  # noqa: F401  (shared fixtures)
 from tests.service.live import live_server
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"  # git-ignored

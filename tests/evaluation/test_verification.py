@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from lookalike.evaluation.verification import accuracy, best_threshold, kfold, lfw_pairs, roc
-from lookalike.recognition import calibrate
+from lookalike.usecases.calibrate import calibrate
 
 
 def test_folds_match_the_file(lfw_root: Path) -> None:
@@ -100,18 +100,18 @@ def test_calibration_on_real_faces_holds_on_unseen_people(lfw_root: Path, calib_
     use distinct photos, so the pairs are close to independent and the binomial interval applies.
     (A threshold calibrated on a *handful* of people transfers worse: impostor distances are
     correlated by identity — which is why calibration wants many people.) The 7,701 photos are
-    embedded once and cached in ``$LOOKALIKE_CACHE/eval`` (about 1.5 minutes on a clean clone).
+    embedded once by the default pipeline and cached in ``$LOOKALIKE_CACHE`` (about 1.5 minutes on a clean clone).
     """
     from scipy.stats import binomtest
 
-    from lookalike.evaluation.recipe import Recipe, embed_paths
+    from lookalike.faces.pipeline import FacePipeline
 
     full = lfw_pairs(lfw_root)
     use = full.folds < 4
     left, right = full.left[use], full.right[use]
     photos = np.unique(np.concatenate([left, right]))
     vecs = np.zeros((len(full.paths), 128), np.float32)
-    vecs[photos] = embed_paths([full.paths[i] for i in photos], Recipe(embedder="onnx"))
+    vecs[photos] = FacePipeline().labelled_vectors([full.paths[i] for i in photos], progress=False)
     d = full.distances(vecs)[use]
     same, folds = full.same[use], full.folds[use]
     cal_mask = np.isin(folds, calib_folds)

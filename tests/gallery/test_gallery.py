@@ -11,6 +11,8 @@ import pytest
 from lookalike.errors import LookalikeError, NoFaceError
 from lookalike.gallery import Gallery, SourceItem, lfw, sample_people
 from lookalike.gallery.gallery import DEFAULT_INDEX
+from lookalike.gallery.ingest import ingest
+from lookalike.usecases.search import search_photo
 
 PEOPLE = ["Aaron_Peirsol", "Abdullah_Gul", "Adrien_Brody", "Alejandro_Toledo", "Ali_Naimi", "Amelie_Mauresmo"]
 
@@ -44,7 +46,7 @@ def assert_consistent(g: Gallery) -> None:
 
 def test_ingest_search_remove(items: list[SourceItem], tmp_path: Path) -> None:
     with Gallery.open(tmp_path / "g") as g:
-        rep = g.ingest(items, workers=2, progress=False)
+        rep = ingest(g, items, workers=2, progress=False)
         labelled = sum(it.person is not None for it in items)
         assert rep.added_images == len(items) - 1 and len(rep.errors) == 1
         assert "not-a-photo" in rep.errors[0][0]
@@ -55,21 +57,21 @@ def test_ingest_search_remove(items: list[SourceItem], tmp_path: Path) -> None:
         assert info["people"] == len(PEOPLE) and info["faces"] == rep.added_faces
 
         query = next(it for it in items if it.person == "Aaron_Peirsol")
-        [match] = g.search_photo(query.path, k=5, exclude_self=True)
+        [match] = search_photo(g, query.path, k=5, exclude_self=True).faces
         assert str(query.path) not in [n.image for n in match.neighbours]
         assert match.neighbours[0].person == "Aaron_Peirsol"
         assert [n.rank for n in match.neighbours] == [1, 2, 3, 4, 5]
         assert all(a.distance <= b.distance for a, b in zip(match.neighbours, match.neighbours[1:]))
         assert 0 <= match.neighbours[-1].similarity <= match.neighbours[0].similarity <= 100
 
-        group = g.search_photo(items[-3].path, k=1)
+        group = search_photo(g, items[-3].path, k=1).faces
         assert len(group) >= 3 and all(m.neighbours[0].distance < 1e-3 for m in group)  # finds its own faces
         with pytest.raises(NoFaceError):
-            g.search_photo(items[-2].path)
+            search_photo(g, items[-2].path).faces
 
         gone = g.remove_person("Aaron_Peirsol")
         assert len(gone) == 4
-        [match] = g.search_photo(query.path, k=20)
+        [match] = search_photo(g, query.path, k=20).faces
         assert "Aaron_Peirsol" not in {n.person for n in match.neighbours}
         face = match.neighbours[0].face_id
         assert g.remove_faces([face, 10**9]) == [face]
@@ -79,7 +81,7 @@ def test_ingest_search_remove(items: list[SourceItem], tmp_path: Path) -> None:
         assert_consistent(g)
         assert g.info()["people"] == len(PEOPLE) - 1
         # ingesting the source again skips stored photos and brings back the removed person's photos
-        rep = g.ingest(items, progress=False)
+        rep = ingest(g, items, progress=False)
         assert rep.added_images == 4 and rep.skipped_existing == len(items) - 4  # bad files are remembered too
         assert g.info()["people"] == len(PEOPLE)
         assert_consistent(g)
@@ -89,7 +91,7 @@ def test_interrupted_ingest_resumes_without_duplicates(
     items: list[SourceItem], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls = 0
-    real = Gallery.add_embeddings
+    real = Gallery.add_photo
 
     def flaky(self: Gallery, *a: object, **kw: object) -> list[int]:
         nonlocal calls
@@ -99,33 +101,33 @@ def test_interrupted_ingest_resumes_without_duplicates(
         return real(self, *a, **kw)
 
     with Gallery.open(tmp_path / "g") as g:
-        monkeypatch.setattr(Gallery, "add_embeddings", flaky)
-        rep = g.ingest(items, workers=1, progress=False)
+        monkeypatch.setattr(Gallery, "add_photo", flaky)
+        rep = ingest(g, items, workers=1, progress=False)
         assert rep.interrupted and rep.added_images == 6
         assert_consistent(g)
-    monkeypatch.setattr(Gallery, "add_embeddings", real)
+    monkeypatch.setattr(Gallery, "add_photo", real)
     with Gallery.open(tmp_path / "g") as g:
         assert_consistent(g)
-        rep = g.ingest(items, workers=1, progress=False)
+        rep = ingest(g, items, workers=1, progress=False)
         assert not rep.interrupted and rep.skipped_existing == 6
         assert rep.added_images == len(items) - 6 - 1  # the unreadable file is reported, not stored as ok
         paths = [p for p in g.store.image_paths()]
         assert len(paths) == len(set(paths))
         assert_consistent(g)
         with Gallery.open(tmp_path / "fresh") as fresh:
-            fresh.ingest(items, workers=1, progress=False)
+            ingest(fresh, items, workers=1, progress=False)
             assert fresh.info()["faces"] == g.info()["faces"]
 
 
 def test_stale_or_corrupt_index_is_replayed_or_rebuilt(items: list[SourceItem], tmp_path: Path) -> None:
     root = tmp_path / "g"
     with Gallery.open(root) as g:
-        g.ingest(items[:12], workers=1, progress=False)
+        ingest(g, items[:12], workers=1, progress=False)
     saved = tmp_path / "saved"
     shutil.copytree(root, saved, ignore=shutil.ignore_patterns("gallery.sqlite*"))
     with Gallery.open(root) as g:
         g.remove_person("Abdullah_Gul")
-        g.ingest(items[12:16], workers=1, progress=False)
+        ingest(g, items[12:16], workers=1, progress=False)
         expected = len(g.index)
     for f in saved.iterdir():  # put back the index of an older generation
         shutil.copyfile(f, root / f.name)

@@ -23,7 +23,7 @@ from lookalike.gallery.sources import (
 def test_lfw_layout_and_people(lfw_root: Path) -> None:
     items = lfw(lfw_root)
     assert len(items) == 13_233 and all(it.path.is_absolute() and it.path.exists() for it in items)
-    assert items[0].keep == "center"
+    assert items[0].selection == "labelled"
     counts = Counter(it.person for it in items)
     assert len(counts) == 5_749
     many = lfw(lfw_root, min_images=2)
@@ -98,7 +98,7 @@ def test_detect_source_kinds(lfw_root: Path, tmp_path: Path, group_photos: Path)
     assert kind == "folders" and [(it.path.name, it.person) for it in items] == [("a.jpg", "Ann")]
     assert folder_per_person(tree) == items
     kind, items = detect_source(group_photos)
-    assert kind == "photos" and all(it.person is None and it.keep == "all" for it in items)
+    assert kind == "photos" and all(it.person is None and it.selection == "all" for it in items)
     assert loose_photos(group_photos / "dlib_bald_guys.jpg")[0].person is None
     with pytest.raises(LookalikeError, match="does not exist"):
         detect_source(tmp_path / "missing")

@@ -9,14 +9,20 @@ import numpy as np
 import pytest
 
 from lookalike.gallery import Gallery, lfw
-from lookalike.gallery.gallery import DEFAULT_INDEX
+from lookalike.gallery.index_state import IndexState
+from lookalike.gallery.ingest import ingest
 from lookalike.index import index_class
 
 PEOPLE = ["Aaron_Peirsol", "Abdullah_Gul", "Adrien_Brody", "Alejandro_Toledo", "Ali_Naimi", "Amelie_Mauresmo"]
 
 
-def test_hnsw_is_the_default() -> None:
-    assert DEFAULT_INDEX == "hnsw"
+def test_a_new_gallery_uses_our_hnsw(tmp_path: Path) -> None:
+    from lookalike.index.hnsw import HnswIndex
+
+    with Gallery.open(tmp_path / "g") as g:
+        assert isinstance(g.index, HnswIndex) and g.info()["index"] == "hnsw"
+    with Gallery.open(tmp_path / "g") as g:  # and keeps it on reopening
+        assert isinstance(g.index, HnswIndex)
 
 
 @pytest.mark.parametrize("name", ["hnsw", "exact", "hnswlib", "faiss-flat", "faiss-hnsw", "faiss-ivfpq", "annoy",
@@ -26,15 +32,15 @@ def test_gallery_with_index(name: str, lfw_root: Path, tmp_path: Path, monkeypat
         pytest.skip(f"{name} is not installed")
     items = [it for it in lfw(lfw_root) if it.person in PEOPLE][:40]
     with Gallery.open(tmp_path / "g", index=name) as g:
-        g.ingest(items, workers=1, progress=False)
+        ingest(g, items, workers=1, progress=False)
         ids, vecs = g.store.embeddings()
         before = g.index.search(vecs, 5)
         assert (before[1][:, 0] == ids).all()
         assert g.info()["index"] == name
 
     rebuilt: list[bool] = []
-    real = Gallery._rebuild
-    monkeypatch.setattr(Gallery, "_rebuild", lambda self: rebuilt.append(True) or real(self))
+    real = IndexState.rebuild
+    monkeypatch.setattr(IndexState, "rebuild", lambda self: rebuilt.append(True) or real(self))
     with Gallery.open(tmp_path / "g") as g:  # the saved choice of index is kept
         assert g.index_name == name and len(g.index) == len(ids)
         after = g.index.search(vecs, 5)

@@ -4,16 +4,19 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+import sys
+
 import httpx
 import pytest
 
 from lookalike.faces.image import MAX_BYTES
 from lookalike.faces.pipeline import FacePipeline
 from lookalike.service.app import create_app
-from lookalike.service.loadgen import run_load
 from tests.reliability.corpus import build_corpus
-from tests.service.conftest import base_gallery, gallery_copy, photos, pipeline  # noqa: F401
 from tests.service.live import live_server
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+from loadgen import run_load  # noqa: E402  (benchmarks/loadgen.py, shared with benchmarks/load.py)
 
 pytestmark = pytest.mark.reliability
 

@@ -22,7 +22,7 @@ from lookalike.gallery.gallery import DEFAULT_INDEX
 from lookalike.service.app import create_app
 from lookalike.service.config import ServiceConfig
 
-from .conftest import PEOPLE
+from tests._galleries import PEOPLE
 from .live import TestClient, live_server
 
 STAGES = ["decode", "detect", "align", "embed", "search"]

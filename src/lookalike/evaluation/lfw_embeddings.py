@@ -1,8 +1,7 @@
-"""Real dlib embeddings of the LFW photos, computed once through a gallery ingest and cached."""
+"""Real embeddings of the LFW photos (the default pipeline's, one per photo with a face), computed once and cached."""
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -20,21 +19,17 @@ def lfw_embeddings(root: str | Path | None = None, progress: bool = False) -> tu
     if out.exists():
         with np.load(out, allow_pickle=False) as z:
             return z["embeddings"], z["labels"]
-    from lookalike.gallery.gallery import Gallery, atomic_write_bytes
+    from lookalike.faces.batch import labelled
+    from lookalike.faces.pipeline import FacePipeline
     from lookalike.gallery.sources import lfw
+    from lookalike.io import atomic_save_npz
 
-    root = Path(root) if root else datasets_dir() / "lfw"
-    with tempfile.TemporaryDirectory() as tmp, Gallery.open(tmp, index="exact") as g:
-        g.ingest(lfw(root), progress=progress)
-        ids, vecs = g.store.embeddings()
-        recs = g.store.faces(ids.tolist())
-    names = [recs[int(i)].person or "" for i in ids]
+    items = lfw(Path(root) if root else datasets_dir() / "lfw")
+    got = labelled(FacePipeline(), [str(i.path) for i in items], progress=progress)
+    keep = [i for i, how in enumerate(got.how) if how != "centre"]  # photos where a detector found the face
+    names = [str(items[i].person) for i in keep]
     uniq = {n: j for j, n in enumerate(sorted(set(names)))}
     labels = np.array([uniq[n] for n in names], dtype=np.int64)
-    import io
-
-    buf = io.BytesIO()
-    np.savez(buf, embeddings=vecs.astype(np.float32), labels=labels)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(out, buf.getvalue())
-    return vecs.astype(np.float32), labels
+    vecs = got.vectors[keep].astype(np.float32)
+    atomic_save_npz(out, embeddings=vecs, labels=labels)
+    return vecs, labels

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+from lookalike.io import atomic_write_stream
 
 
 def _figure() -> tuple[Any, Any]:
@@ -23,20 +23,10 @@ def _save(fig: Any, path: str | Path) -> Path:
     """Write the PNG atomically and close the figure."""
     import matplotlib.pyplot as plt
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".png")
     try:
-        with os.fdopen(fd, "wb") as fh:
-            fig.savefig(fh, format="png", bbox_inches="tight")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
+        return atomic_write_stream(path, lambda fh: fig.savefig(fh, format="png", bbox_inches="tight"), ".png")
     finally:
         plt.close(fig)
-        Path(tmp).unlink(missing_ok=True)
-    return path
 
 
 def _rate_curves(curves: Mapping[str, tuple[Sequence[float], Sequence[float]]], path: str | Path, title: str,

@@ -150,7 +150,7 @@ def fit_lfw_model(out: str | Path = MODEL_FILE) -> tuple[FaceModel, dict[str, di
     """Fit the model to real dlib LFW embeddings, write it to ``out``; returns the model and the
     real vs synthetic distance statistics."""
     from lookalike.evaluation.lfw_embeddings import lfw_embeddings
-    from lookalike.gallery.gallery import atomic_write_bytes
+    from lookalike.io import atomic_write_bytes
 
     emb, lab = lfw_embeddings()
     model = FaceModel.fit(emb, lab)

@@ -12,56 +12,17 @@ A pair is called "same person" when the Euclidean distance of its descriptors is
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 
 from lookalike.errors import LookalikeError
-from lookalike.gallery.sources import read_lfw_pairs
+from lookalike.gallery.sources import PairSet, lfw_pairs
+
+__all__ = ["PairSet", "lfw_pairs"]  # the pair reader lives with the other data-set readers
 
 #: how a threshold is picked on training pairs: the middle of the best-accuracy plateau, or its first point
 ThresholdRule = Literal["plateau-middle", "first"]
-
-
-@dataclass(frozen=True)
-class PairSet:
-    """Labelled pairs over a list of unique photos (so each photo is embedded once)."""
-
-    paths: list[str]
-    left: np.ndarray  # (n,) int indices into paths
-    right: np.ndarray
-    same: np.ndarray  # (n,) bool
-    folds: np.ndarray  # (n,) int fold number, as in the file
-
-    def __len__(self) -> int:
-        return len(self.same)
-
-    def distances(self, vectors: np.ndarray) -> np.ndarray:
-        """Euclidean distance of every pair, given one descriptor per photo (rows follow ``paths``)."""
-        v = np.asarray(vectors, dtype=np.float64)
-        if len(v) != len(self.paths):
-            raise LookalikeError(f"got {len(v)} descriptors for {len(self.paths)} photos")
-        return np.linalg.norm(v[self.left] - v[self.right], axis=1)
-
-
-def lfw_pairs(root: str | Path, filename: str = "pairs.txt") -> PairSet:
-    """LFW pairs file → :class:`PairSet` (folds exactly as in the file: consecutive blocks of 600)."""
-    pairs = read_lfw_pairs(root, filename)
-    index: dict[str, int] = {}
-    for p in pairs:
-        for side in (p.left, p.right):
-            index.setdefault(str(side), len(index))
-    missing = [p for p in index if not Path(p).is_file()]
-    if missing:
-        raise LookalikeError(f"{len(missing)} photos named in {filename} are missing, e.g. {missing[0]}")
-    return PairSet(
-        paths=list(index),
-        left=np.array([index[str(p.left)] for p in pairs]),
-        right=np.array([index[str(p.right)] for p in pairs]),
-        same=np.array([p.same for p in pairs]),
-        folds=np.array([p.fold for p in pairs]),
-    )
 
 
 def best_threshold(distances: np.ndarray, same: np.ndarray, rule: ThresholdRule = "plateau-middle") -> float:

@@ -1,4 +1,7 @@
-"""Find every face in an image with dlib (HOG by default, the MMOD CNN as an option), with 5-point landmarks."""
+"""Find every face in an image with dlib (HOG by default, the MMOD CNN as an option), with landmarks.
+
+Detection is one stage of :class:`~lookalike.faces.pipeline.FacePipeline`; nothing else calls it.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +14,9 @@ import numpy as np
 from lookalike.errors import LookalikeError
 
 DetectorName = Literal["hog", "cnn"]
+#: which faces of a photo to embed: every face (largest first), the one nearest the centre, the
+#: labelled face by the pipeline spec's rule (``pick`` + ``fallback``), or face number N (1 = largest)
+Selection = Literal["all", "center", "labelled"] | int
 DETECTORS: tuple[str, ...] = ("hog", "cnn")
 
 #: "auto" upsampling: upsample once while the image's longer side is at most this many pixels.
@@ -53,7 +59,7 @@ class DetectedFace:
 
     box: Box
     score: float
-    landmarks: np.ndarray = field(repr=False)  # (5, 2) float32
+    landmarks: np.ndarray = field(repr=False)  # (5, 2) or (68, 2) float32
     _shape: object = field(default=None, repr=False, compare=False)  # dlib full_object_detection
 
 
@@ -69,7 +75,8 @@ def _models() -> tuple[object, object]:
 class FaceDetector:
     """Detects every face and its landmarks. Safe to share between threads (calls are serialised)."""
 
-    def __init__(self, detector: DetectorName = "hog", upsample: int | Literal["auto"] = "auto") -> None:
+    def __init__(self, detector: DetectorName = "hog", upsample: int | Literal["auto"] = "auto",
+                 landmarks: str = "5") -> None:
         if detector not in DETECTORS:
             raise LookalikeError(f"unknown detector {detector!r}; choose one of {DETECTORS}")
         if upsample != "auto" and (not isinstance(upsample, int) or not 0 <= upsample <= 3):
@@ -81,7 +88,8 @@ class FaceDetector:
             self._detector = dlib.get_frontal_face_detector()
         else:
             self._detector = dlib.cnn_face_detection_model_v1(frm.cnn_face_detector_model_location())
-        self._predictor = dlib.shape_predictor(frm.pose_predictor_five_point_model_location())
+        model = frm.pose_predictor_model_location() if landmarks == "68" else frm.pose_predictor_five_point_model_location()
+        self._predictor = dlib.shape_predictor(model)
         self._rect = dlib.rectangle
         self._lock = threading.Lock()
 
@@ -126,3 +134,32 @@ def most_central(faces: list[DetectedFace], image_shape: tuple[int, ...]) -> Det
         return None
     cy, cx = image_shape[0] / 2.0, image_shape[1] / 2.0
     return min(faces, key=lambda f: (f.box.center[0] - cx) ** 2 + (f.box.center[1] - cy) ** 2)
+
+
+def covers_centre(face: DetectedFace, image_shape: tuple[int, ...]) -> bool:
+    """Whether the face's box contains the image centre."""
+    cy, cx = image_shape[0] / 2.0, image_shape[1] / 2.0
+    b = face.box
+    return b.left <= cx <= b.right and b.top <= cy <= b.bottom
+
+
+def centre_box(image_shape: tuple[int, ...]) -> Box:
+    """The middle half of the image in each direction: the stand-in face of a labelled photo."""
+    h, w = image_shape[:2]
+    return Box(w // 4, h // 4, 3 * w // 4, 3 * h // 4)
+
+
+def select_faces(found: list[DetectedFace], select: Selection, shape: tuple[int, ...],
+                 max_faces: int | None) -> list[DetectedFace]:
+    """The faces a selection asks for (``"labelled"`` is the pipeline's own rule, not handled here)."""
+    if not found:
+        return []
+    if select == "all":
+        return found[:max_faces] if max_faces else list(found)
+    if select == "center":
+        return [most_central(found, shape)]  # type: ignore[list-item]
+    if isinstance(select, int):
+        if select > len(found):
+            raise LookalikeError(f"the photo has {len(found)} face(s); there is no face number {select}")
+        return [found[select - 1]]
+    raise LookalikeError(f"unknown face selection {select!r}")

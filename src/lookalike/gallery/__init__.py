@@ -1,6 +1,6 @@
 """Galleries: a SQLite store of faces and a vector index kept in step with it."""
 
-from lookalike.gallery.gallery import FaceMatches, Gallery, Neighbour
+from lookalike.gallery.gallery import Gallery, Neighbour
 from lookalike.gallery.sources import (
     SourceItem,
     celeba,
@@ -12,6 +12,6 @@ from lookalike.gallery.sources import (
 )
 
 __all__ = [
-    "FaceMatches", "Gallery", "Neighbour", "SourceItem", "celeba", "detect_source", "folder_per_person", "lfw",
+    "Gallery", "Neighbour", "SourceItem", "celeba", "detect_source", "folder_per_person", "lfw",
     "loose_photos", "sample_people",
 ]

@@ -1,25 +1,26 @@
-"""Turning photos into stored faces, on every core, resumable, reusing cached embeddings."""
+"""Turning photos into stored faces: on every core, resumable, reusing cached embeddings.
+
+Photos go through the gallery's own pipeline (:func:`lookalike.faces.batch.process_many`): labelled
+photos give their labelled face by the spec's rule — the same face the evaluation measures —,
+unlabelled photos every face. Photos already in the store are skipped, so an interrupted ingest
+continues where it stopped; unreadable photos and photos without a face are recorded, not fatal.
+"""
 
 from __future__ import annotations
 
-import hashlib
-import multiprocessing as mp
 import os
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
 
-import numpy as np
+from tqdm import tqdm
 
-from lookalike.errors import ImageError, LookalikeError
-from lookalike.gallery.cache import CachedPhoto, EmbeddingCache
+from lookalike.errors import LookalikeError
+from lookalike.faces.batch import process_many
+from lookalike.faces.cache import EmbeddingCache
+from lookalike.gallery.gallery import Gallery
 from lookalike.gallery.sources import SourceItem
 
-#: what a worker sends back for one photo
-Outcome = tuple[str, str, str, Any]  # (path, status, sha256, CachedPhoto | error message)
-
-_WORKER: dict[str, Any] = {}
+#: photos between index checkpoints
+SAVE_EVERY = 500
 
 
 @dataclass
@@ -35,104 +36,55 @@ class IngestReport:
     errors: list[tuple[str, str]] = field(default_factory=list)
     interrupted: bool = False
 
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def _init_worker(embedder: str | None, detector: str, upsample: Any, threads: int) -> None:
-    os.environ["LOOKALIKE_THREADS"] = str(threads)
-    from lookalike.faces.pipeline import FacePipeline
-
-    _WORKER["pipeline"] = FacePipeline(embedder, detector, upsample)
-
-
-def _process(task: tuple[str, str, str]) -> Outcome:
-    path, keep, sha = task
-    pipe = _WORKER["pipeline"]
-    try:
-        res = pipe.process_path(path, keep)  # type: ignore[arg-type]
-    except ImageError as exc:
-        return path, "error", sha, str(exc)
-    except OSError as exc:
-        return path, "error", sha, f"cannot read: {exc}"
-    emb = (
-        np.stack([f.embedding for f in res.faces])
-        if res.faces
-        else np.empty((0, pipe.embedder.dim), dtype=np.float32)
-    )
-    photo = CachedPhoto(
-        res.width,
-        res.height,
-        [(f.box.left, f.box.top, f.box.right, f.box.bottom) for f in res.faces],
-        [f.score for f in res.faces],
-        emb,
-    )
-    return path, "ok" if res.faces else "noface", res.sha256 or sha, photo
-
-
-def run_pipeline(
-    tasks: list[tuple[str, str, str]],
-    embedder: str | None,
-    detector: str,
-    upsample: Any,
-    workers: int,
-    pipeline: Any = None,
-) -> Iterator[Outcome]:
-    """Process photos on ``workers`` processes (in this process when ``workers`` ≤ 1)."""
-    if not tasks:
-        return
-    if workers <= 1:
-        if pipeline is not None:
-            _WORKER["pipeline"] = pipeline
-        else:
-            _init_worker(embedder, detector, upsample, int(os.environ.get("LOOKALIKE_THREADS", "0") or 0))
-        for t in tasks:
-            yield _process(t)
-        return
-    threads = max(1, (os.cpu_count() or 1) // workers)
-    ctx = mp.get_context("spawn")  # never fork a process holding model threads
-    with ctx.Pool(workers, _init_worker, (embedder, detector, upsample, threads)) as pool:
-        try:
-            yield from pool.imap_unordered(_process, tasks, chunksize=2)
-        finally:
-            pool.terminate()
-
-
-def plan(
-    items: list[SourceItem],
-    already: set[str],
-    cache: EmbeddingCache | None,
-    signature: str,
-    report: IngestReport,
-    on_cached: Callable[[SourceItem, str, CachedPhoto], None],
-) -> list[tuple[str, str, str]]:
-    """Skip stored photos, serve cached ones, and return the tasks left for the pipeline."""
-    tasks = []
-    for it in items:
-        key = str(it.path)
-        if key in already:
-            report.skipped_existing += 1
-            continue
-        try:
-            sha = file_sha256(it.path)
-        except OSError as exc:
-            report.errors.append((key, f"cannot read: {exc.strerror or exc}"))
-            continue
-        hit = cache.get(sha, f"{signature}|{it.keep}") if cache else None
-        if hit is not None:
-            report.cached += 1
-            on_cached(it, sha, hit)
-        else:
-            tasks.append((key, it.keep, sha))
-    return tasks
+    def summary(self) -> dict[str, int | bool]:
+        return {"photos": self.total, "added_images": self.added_images, "added_faces": self.added_faces,
+                "skipped_existing": self.skipped_existing, "from_cache": self.cached,
+                "no_face": len(self.no_face), "errors": len(self.errors), "interrupted": self.interrupted}
 
 
 def check_workers(workers: int) -> int:
     if workers < 0:
         raise LookalikeError("workers must be ≥ 0 (0 = one per core)")
     return workers or (os.cpu_count() or 1)
+
+
+def ingest(gallery: Gallery, items: list[SourceItem], workers: int = 0, progress: bool = True,
+           cache: EmbeddingCache | bool = True) -> IngestReport:
+    """Add photos to ``gallery`` through its pipeline; see the module docstring."""
+    workers = check_workers(workers)
+    pipe = gallery.pipeline()
+    report = IngestReport(total=len(items))
+    emb_cache = EmbeddingCache() if cache is True else (cache or None)
+    persons = {str(it.path): it.person for it in items}
+    already = gallery.store.image_paths()
+    todo = [(str(it.path), it.selection) for it in items if str(it.path) not in already]
+    report.skipped_existing = len(items) - len(todo)
+    bar = tqdm(total=len(items), initial=report.skipped_existing, desc="ingest", unit="photo",
+               disable=not progress, smoothing=0.05)
+    since_save = 0
+    try:
+        for out in process_many(pipe, todo, workers, emb_cache):
+            person = persons[out.path]
+            if out.photo is None:
+                gallery.record_error(out.path, person, out.sha256, out.error or "unreadable")
+                report.errors.append((out.path, out.error or "unreadable"))
+            else:
+                ids = gallery.add_photo(out.path, person, out.photo, out.sha256, pipe.key)
+                report.added_images += 1
+                report.added_faces += len(ids)
+                report.cached += out.cached
+                if not out.photo.boxes:
+                    report.no_face.append(out.path)
+            bar.update(1)
+            since_save += 1
+            if since_save >= SAVE_EVERY:
+                gallery.save_index()
+                since_save = 0
+    except KeyboardInterrupt:
+        report.interrupted = True
+    finally:
+        bar.close()
+        gallery.save_index()
+        if emb_cache is not None and cache is True:
+            emb_cache.close()
+    return report

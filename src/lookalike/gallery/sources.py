@@ -6,6 +6,8 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from lookalike.errors import LookalikeError
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".pgm", ".ppm", ".gif", ".bmp", ".webp", ".tif", ".tiff"}
@@ -19,9 +21,9 @@ class SourceItem:
     person: str | None
 
     @property
-    def keep(self) -> str:
-        """Labelled photos keep only the face nearest the centre; unlabelled keep every face."""
-        return "center" if self.person else "all"
+    def selection(self) -> str:
+        """Labelled photos give their labelled face (the pipeline spec's rule); unlabelled every face."""
+        return "labelled" if self.person else "all"
 
 
 def _is_image(p: Path) -> bool:
@@ -165,3 +167,43 @@ def sample_people(
         names = sorted(rng.sample(names, min(people, len(names))))
     wanted = set(names)
     return [it for it in items if it.person in wanted]
+
+
+@dataclass(frozen=True)
+class PairSet:
+    """Labelled pairs over a list of unique photos (so each photo is embedded once)."""
+
+    paths: list[str]
+    left: np.ndarray  # (n,) int indices into paths
+    right: np.ndarray
+    same: np.ndarray  # (n,) bool
+    folds: np.ndarray  # (n,) int fold number, as in the file
+
+    def __len__(self) -> int:
+        return len(self.same)
+
+    def distances(self, vectors: np.ndarray) -> np.ndarray:
+        """Euclidean distance of every pair, given one descriptor per photo (rows follow ``paths``)."""
+        v = np.asarray(vectors, dtype=np.float64)
+        if len(v) != len(self.paths):
+            raise LookalikeError(f"got {len(v)} descriptors for {len(self.paths)} photos")
+        return np.linalg.norm(v[self.left] - v[self.right], axis=1)
+
+
+def lfw_pairs(root: str | Path, filename: str = "pairs.txt") -> PairSet:
+    """LFW pairs file → :class:`PairSet` (folds exactly as in the file: consecutive blocks of 600)."""
+    pairs = read_lfw_pairs(root, filename)
+    index: dict[str, int] = {}
+    for p in pairs:
+        for side in (p.left, p.right):
+            index.setdefault(str(side), len(index))
+    missing = [p for p in index if not Path(p).is_file()]
+    if missing:
+        raise LookalikeError(f"{len(missing)} photos named in {filename} are missing, e.g. {missing[0]}")
+    return PairSet(
+        paths=list(index),
+        left=np.array([index[str(p.left)] for p in pairs]),
+        right=np.array([index[str(p.right)] for p in pairs]),
+        same=np.array([p.same for p in pairs]),
+        folds=np.array([p.fold for p in pairs]),
+    )

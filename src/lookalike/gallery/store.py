@@ -214,10 +214,6 @@ class Store:
         return int(db.execute("SELECT id FROM people WHERE name = ?", (name,)).fetchone()[0])
 
     # reads -----------------------------------------------------------------------------
-    def has_image(self, path: str) -> bool:
-        with self._lock:
-            return self._db.execute("SELECT 1 FROM images WHERE path = ?", (path,)).fetchone() is not None
-
     def paths_with_sha256(self, sha256: str) -> set[str]:
         """Stored image paths whose file content has this SHA-256 (the same photo, wherever it lies)."""
         with self._lock:
@@ -280,11 +276,3 @@ class Store:
             for status, n in self._db.execute("SELECT status, COUNT(*) FROM images GROUP BY status"):
                 out[f"images_{status}"] = int(n)
         return out
-
-    def problems(self, limit: int = 20) -> list[tuple[str, str, str]]:
-        """Images that gave no face or an error: ``(path, status, message)``."""
-        with self._lock:
-            return self._db.execute(
-                "SELECT path, status, COALESCE(message, '') FROM images WHERE status != 'ok' ORDER BY id LIMIT ?",
-                (limit,),
-            ).fetchall()

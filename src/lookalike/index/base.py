@@ -29,7 +29,6 @@ class Index(abc.ABC):
     #: True when ``save``/``load`` use a safe format; otherwise galleries rebuild from the store
     persistent: ClassVar[bool] = False
     #: True when ``remove`` is supported natively (otherwise the wrapper rebuilds)
-    supports_remove: ClassVar[bool] = True
 
     def __init__(self, dim: int, space: str = "l2", **params: Any) -> None:
         if dim <= 0:
@@ -153,10 +152,6 @@ def _import_builtin() -> None:
     # Importing the modules runs their @register decorators.
     import importlib
 
+    # Adapters import their third-party library lazily, so a missing extra never fails here.
     for mod in ("lookalike.index.exact", "lookalike.index.hnsw", "lookalike.index.adapters"):
-        # Adapters import their third-party library lazily, so a missing extra never fails here.
-        try:
-            importlib.import_module(mod)
-        except ModuleNotFoundError as exc:  # a module not written yet, not a missing extra
-            if exc.name != mod:
-                raise
+        importlib.import_module(mod)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -12,6 +10,7 @@ import numpy as np
 
 from lookalike.errors import CorruptFileError
 from lookalike.index.base import Index, register
+from lookalike.io import atomic_save_npz
 
 _CHUNK = 1024  # queries per BLAS call: bounds the (chunk, n) distance matrix
 
@@ -110,13 +109,8 @@ class ExactIndex(Index):
 
     def save(self, path: str | Path) -> None:
         """Save as an ``.npz`` of plain arrays (no pickle), atomically."""
-        path = Path(path)
         meta = np.array([self.dim, 1 if self.space == "ip" else 0], dtype=np.int64)
-        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=path.name, suffix=".tmp", delete=False) as f:
-            np.savez(f, meta=meta, ids=self._ids[: self._n], vectors=self._vectors[: self._n])
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(f.name, path)
+        atomic_save_npz(path, meta=meta, ids=self._ids[: self._n], vectors=self._vectors[: self._n])
 
     @classmethod
     def load(cls, path: str | Path) -> ExactIndex:

@@ -8,8 +8,6 @@ when smaller). Files are versioned, checksummed and validated; a damaged one rai
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +15,7 @@ import numpy as np
 
 from lookalike.errors import CorruptFileError, LookalikeError
 from lookalike.index.base import Index, register
+from lookalike.io import atomic_write
 
 DEFAULT_M = 16
 DEFAULT_EF_CONSTRUCTION = 200
@@ -106,17 +105,7 @@ class HnswIndex(Index):
 
     def save(self, path: str | Path) -> None:
         """Write the index atomically (temp file + fsync + rename)."""
-        path = Path(path)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        os.close(fd)
-        try:
-            self._ix.save(tmp)
-            with open(tmp, "rb+") as f:
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        atomic_write(path, lambda tmp: self._ix.save(str(tmp)))
 
     @classmethod
     def load(cls, path: str | Path) -> HnswIndex:

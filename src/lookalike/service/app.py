@@ -18,7 +18,6 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from lookalike import __version__
-from lookalike.errors import IndexMismatchError
 from lookalike.faces.pipeline import FacePipeline
 from lookalike.gallery.gallery import Gallery
 from lookalike.service import http_errors
@@ -66,13 +65,9 @@ def create_app(
         cfg = dataclasses.replace(cfg, token=token)
     g = open_gallery(gallery_path, index_url, cfg.token, index_client)
     try:
-        pipe = pipeline or g.pipeline()
-        if g.embedder_name and pipe.embedder.name != g.embedder_name:
-            raise IndexMismatchError(
-                f"the gallery holds {g.embedder_name!r} embeddings; "
-                f"the service's model is {pipe.embedder.name!r}"
-            )
-        g.use_pipeline(pipe)
+        if pipeline is not None:
+            g.use_pipeline(pipeline)  # refuses a pipeline that makes other vectors than the gallery's
+        pipe = g.pipeline()
     except BaseException:
         g.close()
         raise
@@ -82,7 +77,7 @@ def create_app(
         pipeline=pipe,
         config=cfg,
         mode=mode,
-        pictures=GalleryPictures(g.store, pipe.detector, cfg.max_pixels),
+        pictures=GalleryPictures(g.store, pipe, cfg.max_pixels),
         limiter=anyio.CapacityLimiter(cfg.cpu_workers),
     )
 

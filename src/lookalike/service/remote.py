@@ -1,7 +1,7 @@
 """Two-service mode: a gallery whose vector index lives in the index service.
 
 :class:`RemoteIndex` implements the :class:`~lookalike.index.Index` protocol over HTTP, so the
-gallery's own ``search_vectors`` (and ``recognition.identify_vectors`` on top of it) run unchanged:
+gallery's own ``search_vectors`` (and the identify use case on top of it) run unchanged:
 the only difference between the two modes is where ``index.search`` runs.
 """
 
@@ -13,7 +13,9 @@ from typing import Any
 import numpy as np
 
 from lookalike.errors import GalleryNotFoundError, IndexMismatchError, ServiceUnavailableError
-from lookalike.gallery.gallery import DEFAULT_INDEX, STORE_FILE, Gallery
+from lookalike.faces.spec import PipelineSpec
+from lookalike.gallery import meta
+from lookalike.gallery.gallery import DEFAULT_INDEX, STORE_FILE, Gallery, stored_spec
 from lookalike.gallery.store import Store
 from lookalike.index.base import Index
 from lookalike.service.client import IndexClient
@@ -63,9 +65,9 @@ class RemoteIndex(Index):
 class RemoteGallery(Gallery):
     """A gallery that keeps its store here and its vector index in the index service."""
 
-    def __init__(self, root: Path, store: Store, index_name: str, client: IndexClient) -> None:
+    def __init__(self, root: Path, store: Store, index_name: str, client: IndexClient, spec: PipelineSpec) -> None:
         self.client = client
-        super().__init__(root, store, index_name, {})
+        super().__init__(root, store, index_name, {}, spec)
 
     @classmethod
     def connect(cls, root: str | Path, client: IndexClient) -> RemoteGallery:
@@ -74,7 +76,12 @@ class RemoteGallery(Gallery):
         if not (root / STORE_FILE).exists():
             raise GalleryNotFoundError(root)
         store = Store(root / STORE_FILE)
-        g = cls(root, store, store.get_meta("index") or DEFAULT_INDEX, client)
+        try:
+            spec = stored_spec(store, None)
+        except BaseException:
+            store.close()
+            raise
+        g = cls(root, store, store.get_meta(meta.INDEX) or DEFAULT_INDEX, client, spec)
         try:
             info = g.index.refresh()  # type: ignore[attr-defined]
         except ServiceUnavailableError:
@@ -87,8 +94,8 @@ class RemoteGallery(Gallery):
             )
         return g
 
-    def _load_or_rebuild_index(self) -> Index:
-        return RemoteIndex(self.client, self.dim or 128)
+    def _load_index(self) -> Index:
+        return RemoteIndex(self.client, self.dim)
 
     def info(self) -> dict[str, Any]:
         out = super().info()

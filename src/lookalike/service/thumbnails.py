@@ -16,9 +16,9 @@ import numpy as np
 from PIL import Image
 
 from lookalike.errors import ImageError
-from lookalike.faces.align import align
-from lookalike.faces.detect import Box, FaceDetector
+from lookalike.faces.detect import Box
 from lookalike.faces.image import load_image
+from lookalike.faces.pipeline import FacePipeline
 from lookalike.gallery.store import FaceRecord, Store
 from lookalike.service.http_errors import NotFoundError
 
@@ -37,10 +37,10 @@ class GalleryPictures:
     """Renders and caches (LRU) face chips and photos of a gallery's faces."""
 
     def __init__(
-        self, store: Store, detector: FaceDetector, max_pixels: int, cache_items: int = 2048
+        self, store: Store, pipeline: FacePipeline, max_pixels: int, cache_items: int = 2048
     ) -> None:
         self.store = store
-        self.detector = detector
+        self.pipeline = pipeline
         self.max_pixels = max_pixels
         self._cache: OrderedDict[tuple[str, str, tuple[int, ...]], bytes] = OrderedDict()
         self._cap = cache_items
@@ -72,13 +72,12 @@ class GalleryPictures:
             raise NotFoundError(f"the photo of face {rec.face_id} cannot be read any more") from exc
 
     def thumbnail(self, face_id: int) -> bytes:
-        """The face's aligned 150×150 chip as JPEG."""
+        """The face's aligned chip (the embedder's size and the pipeline's padding) as JPEG."""
         rec = self._record(face_id)
 
         def make() -> bytes:
             image = self._load(rec)
-            face = self.detector.landmarks(image, Box(*rec.box))
-            return _jpeg(align(image, face))
+            return _jpeg(self.pipeline.chip_for_box(image, Box(*rec.box)))
 
         return self._cached(("chip", rec.image, rec.box), make)
 

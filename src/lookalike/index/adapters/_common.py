@@ -17,6 +17,7 @@ import numpy as np
 from lookalike.errors import CorruptFileError, MissingDependencyError
 from lookalike.index.base import Index
 from lookalike.index.exact import ExactIndex
+from lookalike.io import atomic_write_bytes
 
 
 def require(module: str, package: str, purpose: str) -> Any:
@@ -49,7 +50,6 @@ class RebuildingIndex(Index):
     ``_build(vectors)`` and ``_query(queries, k) -> (euclidean distances, row positions)``.
     """
 
-    supports_remove = False
 
     def __init__(self, dim: int, space: str = "l2", **params: Any) -> None:
         super().__init__(dim, space)
@@ -140,8 +140,6 @@ class RebuildingIndex(Index):
 # ---- a safe file for libraries whose own format has no checksum -------------------------------
 def save_blob(path: str | Path, kind: str, blob: bytes, meta: dict[str, np.ndarray]) -> None:
     """Write ``blob`` and plain arrays into an .npz with a SHA-256 of the blob (atomic)."""
-    from lookalike.gallery.gallery import atomic_write_bytes
-
     buf = io.BytesIO()
     arrays = {k: np.asarray(v) for k, v in meta.items()}
     np.savez(

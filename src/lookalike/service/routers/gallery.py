@@ -2,26 +2,24 @@
 
 from __future__ import annotations
 
-import unicodedata
 from typing import Annotated, Any
 
 import anyio.to_thread
 from fastapi import APIRouter, Depends, File, Form, Header, Path, Query, Response, UploadFile
 
-from lookalike.errors import ImageError, LookalikeError, NoFaceError
-from lookalike.gallery.cache import CachedPhoto
-from lookalike.service.analysis import Timings, analyze
+from lookalike.errors import LookalikeError
 from lookalike.service.config import MAX_ENROL_FILES
 from lookalike.service.http_errors import NotFoundError
 from lookalike.service.schemas import EnrolOut, PeopleOut, RemovedOut
 from lookalike.service.security import check_write_token
 from lookalike.service.state import ServiceState, get_state
-from lookalike.service.uploads import keep_photo, read_upload
+from lookalike.service.uploads import read_upload
+from lookalike.usecases.enrol import MAX_NAME, clean_name
+from lookalike.usecases.enrol import enrol as enrol_photos
 
 router = APIRouter(prefix="/api/gallery", tags=["gallery"])
 State = Annotated[ServiceState, Depends(get_state)]
 FaceId = Annotated[int, Path(ge=1, le=2**62, description="a face id from a search answer")]
-MAX_NAME = 200
 #: browsers may keep gallery pictures for an hour (a face id's picture changes only if it is deleted)
 PICTURE_CACHE = "private, max-age=3600"
 
@@ -29,16 +27,6 @@ PICTURE_CACHE = "private, max-age=3600"
 def require_writer(state: State, authorization: Annotated[str | None, Header()] = None) -> None:
     """Dependency of write endpoints: the API token when one is configured."""
     check_write_token(state.config.token, authorization)
-
-
-def clean_name(person: str) -> str:
-    """A person's name as stored: trimmed, printable, at most 200 characters."""
-    name = unicodedata.normalize("NFC", person.strip())
-    if not name:
-        raise LookalikeError("the person's name is empty")
-    if len(name) > MAX_NAME or any(unicodedata.category(ch).startswith("C") for ch in name):
-        raise LookalikeError(f"the person's name must be printable text of at most {MAX_NAME} characters")
-    return name
 
 
 @router.post("/faces", response_model=EnrolOut, status_code=201, dependencies=[Depends(require_writer)])
@@ -52,50 +40,21 @@ async def enrol(
 ) -> dict[str, Any]:
     """Add photos of a person to the gallery. Each photo gives the face nearest its centre; photos
     already in the gallery (same content) are skipped. Needs the API token when one is configured."""
-    name = clean_name(person)
     if len(files) > MAX_ENROL_FILES:
         raise LookalikeError(f"send at most {MAX_ENROL_FILES} photos per request")
+    name = clean_name(person)
     datas = [
         (f.filename or f"photo {i + 1}", await read_upload(f, state.config.max_bytes))
         for i, f in enumerate(files)
     ]
-
-    def work() -> tuple[list[dict[str, Any]], list[dict[str, str]], list[Exception]]:
-        added: list[dict[str, Any]] = []
-        skipped: list[dict[str, str]] = []
-        failures: list[Exception] = []
-        g, c = state.gallery, state.config
-        for filename, data in datas:
-            try:
-                a = analyze(state.pipeline, data, "center", c.max_bytes, c.max_pixels, c.max_faces, Timings())
-            except (ImageError, NoFaceError) as exc:
-                skipped.append({"file": filename, "reason": str(exc)})
-                failures.append(exc)
-                continue
-            f = a.faces[0]
-            path = keep_photo(g.root, data, a.sha256)
-            photo = CachedPhoto(
-                a.width,
-                a.height,
-                [(f.box.left, f.box.top, f.box.right, f.box.bottom)],
-                [f.score],
-                f.embedding[None, :],
-            )
-            ids = g.add_embeddings(str(path), name, photo, state.pipeline.embedder.name, a.sha256)
-            if not ids:
-                skipped.append({"file": filename, "reason": "this photo is already in the gallery"})
-                continue
-            added.append({"file": filename, "face_id": ids[0], "box": f.box.as_dict()})
-        if added:
-            g.save_index()
-        return added, skipped, failures
-
-    added, skipped, failures = await state.run(work)
-    if not added and failures:
-        raise failures[0]
-    if not added:
+    c = state.config
+    result = await state.run(lambda: enrol_photos(state.gallery, name, datas, max_bytes=c.max_bytes,
+                                                  max_pixels=c.max_pixels))
+    if not result.added and result.failures:
+        raise result.failures[0]
+    if not result.added:
         response.status_code = 200
-    return {"person": name, "added": added, "skipped": skipped}
+    return result.as_dict()
 
 
 @router.delete("/faces/{face_id}", response_model=RemovedOut, dependencies=[Depends(require_writer)])

@@ -10,9 +10,8 @@ from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, Resp
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field, ValidationError
 
-from lookalike.errors import ImageTooLargeError, LookalikeError, NoFaceError, UnreadableImageError
-from lookalike.recognition import DEFAULT_VOTERS, identify_vectors, verify_vectors
-from lookalike.service.analysis import Analysis, Timings, analyze, parse_selection
+from lookalike.errors import LookalikeError
+from lookalike.faces.pipeline import Timings, parse_selection
 from lookalike.service.config import DEFAULT_K, MAX_K
 from lookalike.service.schemas import (
     IdentifyOut,
@@ -23,6 +22,9 @@ from lookalike.service.schemas import (
 )
 from lookalike.service.state import ServiceState, get_state
 from lookalike.service.uploads import read_upload
+from lookalike.usecases.identify import DEFAULT_VOTERS, PhotoIdentities, identify_photo
+from lookalike.usecases.search import PhotoMatches, search_photo
+from lookalike.usecases.verify import verify_photos
 
 router = APIRouter(prefix="/api", tags=["photos"])
 State = Annotated[ServiceState, Depends(get_state)]
@@ -58,9 +60,9 @@ _SEARCH_BODY = {
 }
 
 
-def _analyze(state: ServiceState, data: bytes, select: Any, t: Timings) -> Analysis:
+def _caps(state: ServiceState) -> dict[str, int]:
     c = state.config
-    return analyze(state.pipeline, data, parse_selection(select), c.max_bytes, c.max_pixels, c.max_faces, t)
+    return {"max_bytes": c.max_bytes, "max_pixels": c.max_pixels, "max_faces": c.max_faces}
 
 
 def _form_model(form: Any) -> SearchForm:
@@ -84,23 +86,20 @@ async def search(request: Request, response: Response, state: State) -> dict[str
         params = _form_model(form)
         data = await read_upload(form.get("file"), state.config.max_bytes)  # type: ignore[arg-type]
 
-    def work() -> tuple[Analysis, list[Any], Timings]:
+    def work() -> tuple[PhotoMatches, Timings]:
         t = Timings()
-        a = _analyze(state, data, params.face, t)
-        with t.stage("search"):
-            rows = state.gallery.search_vectors(a.vectors(), params.k)
-        return a, rows, t
+        res = search_photo(state.gallery, data, params.k, select=parse_selection(params.face), timings=t,
+                           **_caps(state))
+        return res, t
 
-    a, rows, t = await state.run(work)
+    res, t = await state.run(work)
     response.headers["Server-Timing"] = t.header()
     return {
-        "width": a.width,
-        "height": a.height,
-        "face_count": a.face_count,
-        "faces": [
-            {"number": f.number, "box": f.box.as_dict(), "neighbours": [neighbour_out(n) for n in row]}
-            for f, row in zip(a.faces, rows)
-        ],
+        "width": res.width,
+        "height": res.height,
+        "face_count": res.face_count,
+        "faces": [{"number": f.number, "box": f.box, "neighbours": [neighbour_out(n) for n in f.neighbours]}
+                  for f in res.faces],
     }
 
 
@@ -139,21 +138,20 @@ async def identify(
     """Who is each face? A k-nearest-neighbour vote within the same-person threshold, else unknown."""
     data = await read_upload(file, state.config.max_bytes)
 
-    def work() -> tuple[Analysis, list[Any], Timings]:
+    def work() -> tuple[PhotoIdentities, Timings]:
         t = Timings()
-        a = _analyze(state, data, face, t)
-        with t.stage("search"):
-            ids = identify_vectors(state.gallery, a.vectors(), k=k)
-        return a, ids, t
+        res = identify_photo(state.gallery, data, k, select=parse_selection(face), timings=t, **_caps(state))
+        return res, t
 
-    a, ids, t = await state.run(work)
+    res, t = await state.run(work)
     response.headers["Server-Timing"] = t.header()
     faces = []
-    for f, who in zip(a.faces, ids):
+    for f in res.faces:
+        who = f.identity
         faces.append(
             {
                 "number": f.number,
-                "box": f.box.as_dict(),
+                "box": f.box,
                 "person": who.person,
                 "known": who.person is not None,
                 "distance": round(who.distance, 6) if math.isfinite(who.distance) else None,
@@ -162,13 +160,8 @@ async def identify(
                 "neighbours": [neighbour_out(n) for n in who.neighbours],
             }
         )
-    return {
-        "width": a.width,
-        "height": a.height,
-        "face_count": a.face_count,
-        "threshold": state.gallery.threshold,
-        "faces": faces,
-    }
+    return {"width": res.width, "height": res.height, "face_count": res.face_count, "threshold": res.threshold,
+            "faces": faces}
 
 
 @router.post("/verify", response_model=VerifyOut)
@@ -191,24 +184,14 @@ async def verify(
                 "verify compares one face of each photo: face must be 'largest', 'center' or a number"
             )
 
-    def work() -> tuple[Analysis, Analysis, Timings]:
+    def work() -> tuple[dict[str, Any], Timings]:
         t = Timings()
-        out = []
-        for name, data, sel in (("first", data_a, face_a), ("second", data_b, face_b)):
-            try:
-                out.append(_analyze(state, data, sel, t))
-            except (UnreadableImageError, ImageTooLargeError, NoFaceError) as exc:
-                raise type(exc)(f"{name} photo: {exc}") from exc
-        return out[0], out[1], t
+        c = state.config
+        answer = verify_photos(state.pipeline, data_a, data_b, state.gallery.threshold,
+                               select_a=parse_selection(face_a), select_b=parse_selection(face_b), timings=t,
+                               max_bytes=c.max_bytes, max_pixels=c.max_pixels)
+        return answer, t
 
-    a, b, t = await state.run(work)
+    answer, t = await state.run(work)
     response.headers["Server-Timing"] = t.header()
-    v = verify_vectors(a.faces[0].embedding, b.faces[0].embedding, state.gallery.threshold)
-    return {
-        "same": v.same,
-        "distance": round(v.distance, 6),
-        "threshold": v.threshold,
-        "similarity": round(v.similarity, 2),
-        "box_a": a.faces[0].box.as_dict(),
-        "box_b": b.faces[0].box.as_dict(),
-    }
+    return {**answer, "distance": round(answer["distance"], 6), "similarity": round(answer["similarity"], 2)}

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from lookalike.errors import CorruptFileError
-from lookalike.faces.dlib_arch import Token, face_resnet_v1
+from lookalike.faces.models.dlib_resnet.arch import Token, face_resnet_v1
 
 _MAX_NAME = 64
 
@@ -427,7 +427,7 @@ def fold_affine(net: DlibNetwork) -> DlibNetwork:
     """The same network with every ``affine`` that follows a convolution folded into it.
 
     ``gamma·(W∗x + b) + beta = (gamma·W)∗x + (gamma·b + beta)``: computed in float64 and rounded
-    once to float32, so only float rounding changes (see :mod:`lookalike.faces.fast_embed`).
+    once to float32, so only float rounding changes (see :mod:`lookalike.faces.models.dlib_resnet.embedders`).
     """
     layers: list[Layer] = []
     i = 0

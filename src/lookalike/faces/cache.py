@@ -1,7 +1,9 @@
 """A persistent cache of per-photo face results, so a data set is embedded once and reused.
 
-Keyed by the photo's SHA-256 and the pipeline signature (detector, chip, embedder) and which faces
-were kept; a different model or setting never sees another's results. Lives in the cache folder.
+Keyed by the photo's SHA-256 and a signature made of the pipeline spec's key and which faces were
+kept; a different model or setting never sees another's results. Ingest, enrolment and evaluation
+share it, so LFW embedded by ``lookalike eval`` is not embedded again by ``lookalike ingest``.
+Lives in the cache folder (``$LOOKALIKE_CACHE/embeddings.sqlite``); a damaged file is replaced.
 """
 
 from __future__ import annotations
@@ -26,6 +28,9 @@ class CachedPhoto:
     boxes: list[tuple[int, int, int, int]]
     scores: list[float]
     embeddings: np.ndarray  # (n, dim) float32
+    #: for a labelled photo, which detector found its face ("hog", "cnn", ...), "centre" for the
+    #: stand-in central box, "" when no face was found or all faces were kept
+    how: str = ""
 
 
 class EmbeddingCache:
@@ -60,7 +65,8 @@ class EmbeddingCache:
             return None
         meta = json.loads(row[0])
         emb = np.frombuffer(row[1], dtype=np.float32).reshape(len(meta["boxes"]), meta["dim"]).copy()
-        return CachedPhoto(meta["width"], meta["height"], [tuple(b) for b in meta["boxes"]], meta["scores"], emb)
+        return CachedPhoto(meta["width"], meta["height"], [tuple(b) for b in meta["boxes"]], meta["scores"], emb,
+                           meta.get("how", ""))
 
     def put(self, sha256: str, signature: str, photo: CachedPhoto) -> None:
         emb = np.ascontiguousarray(photo.embeddings, dtype=np.float32)
@@ -70,6 +76,7 @@ class EmbeddingCache:
             "boxes": [list(map(int, b)) for b in photo.boxes],
             "scores": [float(s) for s in photo.scores],
             "dim": int(emb.shape[1]) if emb.ndim == 2 else 0,
+            "how": photo.how,
         }
         with self._lock:
             self._db.execute(

@@ -1,13 +1,12 @@
 """The ONNX Runtime / PyTorch face ResNet against dlib itself, plus the .dat reader and the cache.
 
-Equality is checked on 500 aligned LFW chips made by the project's own detector and aligner
-(:mod:`lookalike.faces.reference`: HOG without upsampling, the face nearest the centre, 150×150
-5-point chips), picked deterministically: photo paths sorted, shuffled with a fixed seed, first
-500 photos with a face. dlib needs ~80 ms per face, so the chips and dlib's descriptors are
-computed on every core once and cached in ``$LOOKALIKE_CACHE/reference/`` (key: photo list, dlib
-version, model checksum).
+Equality is checked on 500 aligned LFW chips made by the project's own pipeline (the labelled face
+of each photo, 150×150 5-point chips), picked deterministically: photo paths sorted, shuffled with
+a fixed seed, the first 500. dlib needs ~80 ms per face, so the chips and dlib's descriptors are
+computed once and cached in ``$LOOKALIKE_CACHE/reference-<key>.npz`` (key: photo list, pipeline,
+dlib version).
 
-Not bit-exact (explained in :mod:`lookalike.faces.fast_embed`): affine layers are folded into the
+Not bit-exact (explained in :mod:`lookalike.faces.models.dlib_resnet.embedders`): affine layers are folded into the
 convolutions and the libraries sum products in a different order, so descriptors differ from
 dlib's by float32 rounding; the tests require cosine ≥ 0.9999 per chip and report the max abs diff.
 """
@@ -24,12 +23,12 @@ import pytest
 
 from lookalike.errors import CorruptFileError, MissingDependencyError
 
-from .._env import child_env
+from ..._env import child_env
 
 dlib = pytest.importorskip("dlib")
 frm = pytest.importorskip("face_recognition_models")
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 N_CHIPS = 500
 SEED = 20240508
 MIN_COSINE = 0.9999
@@ -66,26 +65,39 @@ def model_bytes(model_path: Path) -> bytes:
 @pytest.fixture(scope="session")
 def lfw_chips(lfw_root: Path) -> tuple[np.ndarray, np.ndarray]:
     """(chips, dlib descriptors) for N_CHIPS LFW photos, cached in $LOOKALIKE_CACHE between runs."""
-    from lookalike.faces.embed import DlibResNetEmbedder
-    from lookalike.faces.fast_embed import available_cores
-    from lookalike.faces.reference import cached_reference
+    import hashlib
+
+    from lookalike.faces.models.dlib_resnet.embedders import DlibResNetEmbedder
+    from lookalike.faces.pipeline import FacePipeline
+    from lookalike.faces.spec import PipelineSpec
+    from lookalike.io import atomic_save_npz
+    from lookalike.settings import cache_dir
 
     paths = sorted(lfw_root.glob("*/*.jpg"))
     random.Random(SEED).shuffle(paths)
-    # HOG without upsampling misses a few percent of LFW faces: 20% spare candidates
-    ref = cached_reference("test-lfw", paths[: N_CHIPS * 6 // 5], workers=available_cores(), limit=N_CHIPS)
-    assert len(ref.chips) == N_CHIPS, f"only {len(ref.chips)} faces found"
-    dlib_net = DlibResNetEmbedder()  # guard against a stale cache: recompute a few references
-    picks = [0, N_CHIPS // 2, N_CHIPS - 1]
-    assert np.array_equal(dlib_net.embed(ref.chips[picks]), ref.descriptors[picks])
-    return ref.chips, ref.descriptors
+    paths = paths[:N_CHIPS]
+    pipe = FacePipeline(PipelineSpec(embedder="dlib", mirror=False, fallback="none"))
+    key = hashlib.sha256("\n".join([dlib.__version__, pipe.key, *map(str, paths)]).encode()).hexdigest()[:16]
+    target = cache_dir() / f"reference-{key}.npz"
+    dlib_net = DlibResNetEmbedder()
+    if target.exists():
+        with np.load(target, allow_pickle=False) as z:
+            chips, descriptors = z["chips"], z["descriptors"]
+        picks = [0, N_CHIPS // 2, N_CHIPS - 1]  # guard against a stale cache: recompute a few references
+        assert np.array_equal(dlib_net.embed(chips[picks]), descriptors[picks])
+    else:
+        chips = pipe.labelled_chips(paths, progress=False)
+        descriptors = dlib_net.embed(chips)
+        atomic_save_npz(target, chips=chips, descriptors=descriptors)
+    assert len(chips) == N_CHIPS
+    return chips, descriptors
 
 
 @pytest.fixture(scope="session")
 def onnx_embedder():
     pytest.importorskip("onnxruntime")
     pytest.importorskip("onnx")
-    from lookalike.faces.fast_embed import OnnxEmbedder
+    from lookalike.faces.models.dlib_resnet.embedders import OnnxEmbedder
 
     return OnnxEmbedder()
 
@@ -93,7 +105,7 @@ def onnx_embedder():
 @pytest.fixture(scope="session")
 def torch_embedder():
     pytest.importorskip("torch")
-    from lookalike.faces.fast_embed import TorchResNetEmbedder
+    from lookalike.faces.models.dlib_resnet.embedders import TorchResNetEmbedder
 
     return TorchResNetEmbedder()
 
@@ -102,7 +114,7 @@ def torch_embedder():
 
 
 def test_reader_reads_dlib_face_resnet(model_path: Path) -> None:
-    from lookalike.faces.dlib_format import Conv, FullyConnected, Pool, read_dlib_network
+    from lookalike.faces.models.dlib_resnet.format import Conv, FullyConnected, Pool, read_dlib_network
 
     net = read_dlib_network(model_path)
     assert net.input.size == 150
@@ -124,7 +136,7 @@ def test_reader_reads_dlib_face_resnet(model_path: Path) -> None:
     ids=["empty", "png", "noise", "wrong-loss"],
 )
 def test_reader_rejects_other_files(data: bytes) -> None:
-    from lookalike.faces.dlib_format import parse_network
+    from lookalike.faces.models.dlib_resnet.format import parse_network
 
     with pytest.raises(CorruptFileError):
         parse_network(data)
@@ -132,14 +144,14 @@ def test_reader_rejects_other_files(data: bytes) -> None:
 
 @pytest.mark.parametrize("fraction", [0.0001, 0.01, 0.5, 0.999999])
 def test_reader_rejects_truncated_file(model_bytes: bytes, fraction: float) -> None:
-    from lookalike.faces.dlib_format import parse_network
+    from lookalike.faces.models.dlib_resnet.format import parse_network
 
     with pytest.raises(CorruptFileError, match="truncated|byte"):
         parse_network(model_bytes[: int(len(model_bytes) * fraction)])
 
 
 def test_reader_rejects_other_architectures(model_bytes: bytes) -> None:
-    from lookalike.faces.dlib_format import parse_network
+    from lookalike.faces.models.dlib_resnet.format import parse_network
 
     with pytest.raises(CorruptFileError, match="con_9"):
         parse_network(model_bytes.replace(b"con_4", b"con_9", 1))  # unknown layer version
@@ -148,7 +160,7 @@ def test_reader_rejects_other_architectures(model_bytes: bytes) -> None:
 
 
 def test_reader_rejects_trailing_bytes_and_missing_file(model_bytes: bytes, tmp_path: Path) -> None:
-    from lookalike.faces.dlib_format import parse_network, read_dlib_network
+    from lookalike.faces.models.dlib_resnet.format import parse_network, read_dlib_network
 
     with pytest.raises(CorruptFileError, match="trailing"):
         parse_network(model_bytes + b"\x00")
@@ -234,7 +246,7 @@ def test_batching_and_shapes(lfw_chips, onnx_embedder) -> None:
 def test_onnx_needs_no_torch(lfw_chips, model_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A server with only onnx + onnxruntime converts the .dat file and builds the graph itself."""
     pytest.importorskip("onnxruntime")
-    from lookalike.faces.fast_embed import OnnxEmbedder
+    from lookalike.faces.models.dlib_resnet.embedders import OnnxEmbedder
 
     monkeypatch.setenv("LOOKALIKE_CACHE", str(tmp_path))
     monkeypatch.setitem(sys.modules, "torch", None)  # makes `import torch` fail
@@ -246,7 +258,7 @@ def test_onnx_needs_no_torch(lfw_chips, model_path: Path, tmp_path: Path, monkey
 
 def test_threads_follow_lookalike_threads(monkeypatch: pytest.MonkeyPatch) -> None:
     """Ingest workers set LOOKALIKE_THREADS so that processes × threads = cores."""
-    from lookalike.faces.fast_embed import available_cores, default_threads
+    from lookalike.faces.models.dlib_resnet.embedders import available_cores, default_threads
 
     monkeypatch.setenv("LOOKALIKE_THREADS", "1")
     assert default_threads() == 1
@@ -258,11 +270,13 @@ def test_threads_follow_lookalike_threads(monkeypatch: pytest.MonkeyPatch) -> No
 
 
 def test_names_and_registry(onnx_embedder, torch_embedder) -> None:
-    from lookalike.faces.embed import DlibResNetEmbedder, available_embedders, load_embedder
+    from lookalike.faces.embed import available_embedders, default_embedder_key, load_embedder
+    from lookalike.faces.models.dlib_resnet.embedders import DlibResNetEmbedder
 
     assert available_embedders()[:3] == ["onnx", "torch", "dlib"]
+    assert default_embedder_key() == "onnx"
     # same name = interchangeable vectors (the equality tests above are what allows it)
-    assert onnx_embedder.name == torch_embedder.name == DlibResNetEmbedder.name == "dlib-resnet-v1"
+    assert onnx_embedder.card.name == torch_embedder.card.name == DlibResNetEmbedder.card.name == "dlib-resnet-v1"
     assert (onnx_embedder.runtime, torch_embedder.runtime) == ("onnxruntime", "torch")
     assert load_embedder().runtime == "onnxruntime"
     assert load_embedder("dlib").runtime == "dlib"
@@ -283,7 +297,7 @@ def test_registry_falls_back(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_import_is_lazy() -> None:
     """Importing lookalike and its face pipeline loads neither torch nor onnxruntime."""
     code = (
-        "import sys, lookalike, lookalike.faces.embed, lookalike.faces.pipeline, lookalike.faces.fast_embed;"
+        "import sys, lookalike, lookalike.faces.embed, lookalike.faces.pipeline, lookalike.faces.models.dlib_resnet.embedders;"
         "print(sorted(m for m in ('torch', 'onnxruntime', 'onnx') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], env=child_env(), capture_output=True, text=True, check=True)

@@ -7,11 +7,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from lookalike import api
 from lookalike.errors import IndexMismatchError, NoFaceError
-from lookalike.evaluation.commands import calibrate_threshold, identify_photo, verify_photos
+from lookalike.faces.pipeline import FacePipeline
 from lookalike.gallery import Gallery, lfw
-from lookalike.recognition import Calibration, load_calibration, save_calibration
-from lookalike.settings import DEFAULT_THRESHOLD
+from lookalike.gallery.ingest import ingest
+from lookalike.usecases.calibrate import Calibration, calibrate_gallery, load_calibration, save_calibration
+from lookalike.usecases.identify import identify_photo
+from lookalike.usecases.verify import verify_photos
+
+DLIB_THRESHOLD = 0.6  # dlib's documented same-person distance, the model card's default
 
 ENROLLED = ["Alejandro_Toledo", "Amelie_Mauresmo", "Abdullah_Gul", "Adrien_Brody"]
 STRANGER = "Ali_Naimi"
@@ -28,7 +33,7 @@ def gallery(lfw_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
             keep.append(it)
     root = tmp_path_factory.mktemp("recog") / "g"
     with Gallery.open(root) as g:
-        g.ingest(keep, embedder="onnx", workers=1, progress=False)
+        ingest(g, keep, workers=1, progress=False)
     return root
 
 
@@ -37,30 +42,36 @@ def _photo(lfw_root: Path, person: str, n: int) -> Path:
 
 
 def test_identify_known_and_unknown(gallery: Path, lfw_root: Path) -> None:
-    for person in ENROLLED:
-        out = identify_photo(_photo(lfw_root, person, 4), gallery=gallery)
-        assert out["faces"][0]["person"] == person and out["faces"][0]["known"]
-    out = identify_photo(_photo(lfw_root, STRANGER, 1), gallery=gallery)
+    with Gallery.open(gallery, create=False) as g:
+        for person in ENROLLED:
+            out = identify_photo(g, _photo(lfw_root, person, 4)).as_dict()
+            assert out["faces"][0]["person"] == person and out["faces"][0]["known"]
+        out = identify_photo(g, _photo(lfw_root, STRANGER, 1)).as_dict()
     assert out["faces"][0]["person"] is None and not out["faces"][0]["known"]
     assert out["faces"][0]["distance"] > out["threshold"]
+    # the Python API answers the same through the same use case
+    assert api.identify(_photo(lfw_root, STRANGER, 1), gallery=gallery) == out
 
 
 def test_verify_same_and_different(lfw_root: Path) -> None:
-    same = verify_photos(_photo(lfw_root, "Amelie_Mauresmo", 1), _photo(lfw_root, "Amelie_Mauresmo", 2), embedder="onnx")
-    diff = verify_photos(_photo(lfw_root, "Amelie_Mauresmo", 1), _photo(lfw_root, "Adrien_Brody", 1), embedder="onnx")
+    pipe = FacePipeline()
+    same = verify_photos(pipe, _photo(lfw_root, "Amelie_Mauresmo", 1), _photo(lfw_root, "Amelie_Mauresmo", 2))
+    diff = verify_photos(pipe, _photo(lfw_root, "Amelie_Mauresmo", 1), _photo(lfw_root, "Adrien_Brody", 1))
     assert same["same"] and not diff["same"]
-    assert same["distance"] < diff["distance"] and same["threshold"] == DEFAULT_THRESHOLD
+    assert same["distance"] < diff["distance"] and same["threshold"] == DLIB_THRESHOLD
     assert same["similarity"] > 50 > diff["similarity"]
 
 
 def test_verify_no_face(lfw_root: Path, group_photos: Path) -> None:
-    with pytest.raises(NoFaceError):
-        verify_photos(_photo(lfw_root, "Amelie_Mauresmo", 1), group_photos / "dlib_dogs_NO_HUMAN_FACES.jpg", embedder="onnx")
+    with pytest.raises(NoFaceError, match="dlib_dogs_NO_HUMAN_FACES"):
+        verify_photos(FacePipeline(), _photo(lfw_root, "Amelie_Mauresmo", 1),
+                      group_photos / "dlib_dogs_NO_HUMAN_FACES.jpg")
 
 
 def test_calibration_is_stored_and_tied_to_the_embedder(gallery: Path) -> None:
-    out = calibrate_threshold(gallery, target_far=0.05)
-    assert out["saved"] and 0.0 < out["far"] <= 0.05 and out["embedder"] == "dlib-resnet-v1"
+    with Gallery.open(gallery, create=False) as g:
+        out = calibrate_gallery(g, target_far=0.05).as_dict()
+    assert 0.0 < out["far"] <= 0.05 and out["embedder"] == "dlib-resnet-v1"
     with Gallery.open(gallery, create=False) as g:
         assert g.threshold == pytest.approx(out["threshold"])
         cal = load_calibration(g)
@@ -69,6 +80,6 @@ def test_calibration_is_stored_and_tied_to_the_embedder(gallery: Path) -> None:
             save_calibration(g, Calibration(0.5, 0.01, 0.01, None, 0, 1000, embedder="another-model"))
         # a threshold stored for another embedder is ignored, never applied
         g.store.set_meta("threshold_embedder", "another-model")
-        assert g.threshold == DEFAULT_THRESHOLD and load_calibration(g) is not None
+        assert g.threshold == DLIB_THRESHOLD and load_calibration(g) is not None
         g.store.set_meta("threshold_embedder", "dlib-resnet-v1")
         assert np.isclose(g.threshold, out["threshold"])

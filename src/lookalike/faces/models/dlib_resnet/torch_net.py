@@ -1,4 +1,4 @@
-"""Build dlib's face ResNet as a PyTorch module from a :class:`~lookalike.faces.dlib_format.DlibNetwork`.
+"""Build dlib's face ResNet as a PyTorch module from a :class:`~lookalike.faces.models.dlib_resnet.format.DlibNetwork`.
 
 The module takes the chips exactly as the :class:`~lookalike.faces.embed.Embedder` protocol does —
 ``(n, 150, 150, 3)`` uint8 RGB — and does dlib's input scaling inside the graph, so the ONNX export
@@ -12,7 +12,7 @@ Semantics copied from dlib (``dlib/dnn/layers.h``, ``dlib/cuda/cpu_dlib.cpp``):
   row and column axes up to the larger shape (``tt::add(dest, src1, src2)``); in this network
   that happens for channels (32→64, …) and once spatially (3×3 conv output + 4×4 pooled input);
 * ``affine_`` (conv mode) is ``gamma[c]·x + beta[c]``; by default it is folded into the
-  preceding convolution (:func:`~lookalike.faces.dlib_format.fold_affine`), which changes float
+  preceding convolution (:func:`~lookalike.faces.models.dlib_resnet.format.fold_affine`), which changes float
   rounding only.
 """
 
@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lookalike.faces.dlib_format import (
+from lookalike.faces.models.dlib_resnet.format import (
     AddPrev,
     Affine,
     Conv,

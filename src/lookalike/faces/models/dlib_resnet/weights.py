@@ -13,16 +13,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 import warnings
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from lookalike.faces.dlib_format import (
+from lookalike.faces.models.dlib_resnet.format import (
     AddPrev,
     Affine,
     Conv,
@@ -36,6 +33,7 @@ from lookalike.faces.dlib_format import (
     Tag,
     read_dlib_network,
 )
+from lookalike.io import atomic_save_npz
 from lookalike.settings import cache_dir
 
 CACHE_FORMAT = 1
@@ -67,25 +65,6 @@ def file_sha256(path: str | Path) -> str:
 def model_cache_folder(model_path: str | Path) -> Path:
     """``<cache>/models/<sha256>`` for this network file."""
     return cache_dir() / "models" / file_sha256(model_path)
-
-
-def atomic_write(target: Path, write: Callable[[Path], None], suffix: str = "") -> Path:
-    """Call ``write(tmp_path)``, fsync it, then rename the temporary file onto ``target``."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=f".tmp{suffix}", dir=target.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
-    umask = os.umask(0)
-    os.umask(umask)
-    try:
-        write(tmp_path)
-        with tmp_path.open("rb+") as fh:
-            os.fsync(fh.fileno())
-        os.chmod(tmp_path, 0o666 & ~umask)  # mkstemp makes 0600; cache files are ordinary files
-        os.replace(tmp_path, target)
-    finally:
-        tmp_path.unlink(missing_ok=True)
-    return target
 
 
 # --------------------------------------------------------------------------- (de)serialisation
@@ -192,12 +171,8 @@ def load_network(model_path: str | Path | None = None) -> LoadedNetwork:
     net = read_dlib_network(src)
     arrays = network_to_arrays(net)
     try:
-        atomic_write(weights, lambda tmp: _save_npz(tmp, arrays), suffix=".npz")
+        atomic_save_npz(weights, **arrays)
     except OSError as exc:  # read-only cache: still usable, just not cached
         warnings.warn(f"could not cache converted weights in {folder}: {exc}", stacklevel=2)
     return LoadedNetwork(net=net, sha256=folder.name, from_cache=False, folder=folder)
 
-
-def _save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    with path.open("wb") as fh:
-        np.savez(fh, **arrays)

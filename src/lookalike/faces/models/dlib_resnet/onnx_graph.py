@@ -3,12 +3,12 @@
 The graph takes the chips exactly as the :class:`~lookalike.faces.embed.Embedder` protocol does —
 ``(n, 150, 150, 3)`` uint8 RGB, ``n`` dynamic — and returns ``(n, 128)`` float32 descriptors. It
 does dlib's input scaling itself, folds each ``affine`` layer into the convolution before it
-(:func:`~lookalike.faces.dlib_format.fold_affine`) and wires tag / skip / add_prev as dlib does:
+(:func:`~lookalike.faces.models.dlib_resnet.format.fold_affine`) and wires tag / skip / add_prev as dlib does:
 ``add_prev`` zero-pads the smaller operand at the end of the channel, row and column axes.
 
 Only the ``onnx`` package is needed to build it and only ``onnxruntime`` to run it, so a server
 can use the fast embedder without installing PyTorch. The file is written once, atomically, into
-the model's cache folder (see :mod:`lookalike.faces.model_cache`).
+the model's cache folder (see :mod:`lookalike.faces.models.dlib_resnet.weights`).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from lookalike.errors import MissingDependencyError
-from lookalike.faces.dlib_format import (
+from lookalike.faces.models.dlib_resnet.format import (
     AddPrev,
     Conv,
     DlibNetwork,
@@ -30,7 +30,8 @@ from lookalike.faces.dlib_format import (
     Tag,
     fold_affine,
 )
-from lookalike.faces.model_cache import LoadedNetwork, atomic_write
+from lookalike.faces.models.dlib_resnet.weights import LoadedNetwork
+from lookalike.io import atomic_write
 
 ONNX_OPSET = 17
 #: bump when the graph built here changes, so stale cached files are not reused

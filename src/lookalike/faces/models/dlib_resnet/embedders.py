@@ -1,7 +1,7 @@
 """dlib's face ResNet run by ONNX Runtime or PyTorch instead of dlib: same descriptors, much faster.
 
 Both embedders read the weights from dlib's own ``.dat`` file (pure Python, converted once and
-cached, see :mod:`lookalike.faces.model_cache`) and reproduce
+cached, see :mod:`lookalike.faces.models.dlib_resnet.weights`) and reproduce
 ``dlib.face_recognition_model_v1.compute_face_descriptor(chip)`` (``num_jitters=0``) up to float32
 rounding. ``tests/faces/test_fast_embedder.py`` checks this on 500 aligned LFW chips (cosine
 similarity ≥ 0.9999 for every chip, the largest absolute difference is reported; measured: about
@@ -36,17 +36,24 @@ moves a verification decision.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from lookalike.errors import MissingDependencyError
-from lookalike.faces.embed import check_chips
+from lookalike.faces.embed import EmbedderCard, check_chips
 
 DLIB_RESNET_NAME = "dlib-resnet-v1"
-DIM = 128
+#: dlib's face ResNet: 150×150 chips with dlib's default padding 0.25, Euclidean distance, and the
+#: same-person threshold dlib documents ("99.38% on LFW at 0.6", dlib's face_recognition example)
+CARD = EmbedderCard(
+    name=DLIB_RESNET_NAME, dim=128, chip_size=150, chip_padding=0.25, metric="euclidean", normalized=False,
+    threshold=0.6, threshold_source="dlib's documented threshold (face_recognition example, 99.38% on LFW)",
+)
 
 
 def available_cores() -> int:
@@ -66,8 +73,40 @@ def default_threads() -> int:
     return env if env > 0 else available_cores()
 
 
-def _embedder_name(model_path: str | Path | None, sha256: str) -> str:
-    return DLIB_RESNET_NAME if model_path is None else f"{DLIB_RESNET_NAME}@{sha256[:12]}"
+def _card(model_path: str | Path | None, sha256: str) -> EmbedderCard:
+    """The default card, renamed for a network file other than dlib's (never mixed with it)."""
+    return CARD if model_path is None else replace(CARD, name=f"{DLIB_RESNET_NAME}@{sha256[:12]}")
+
+
+class DlibResNetEmbedder:
+    """dlib's 128-d face ResNet (``dlib_face_recognition_resnet_model_v1.dat``), run by dlib itself.
+
+    Reference implementation: about 80 ms per face on one CPU core here; batching does not help.
+    """
+
+    card = CARD
+    runtime = "dlib"
+
+    def __init__(self, num_jitters: int = 0) -> None:
+        import dlib
+        import face_recognition_models as frm
+
+        self.num_jitters = int(num_jitters)
+        if self.num_jitters:
+            self.card = replace(CARD, name=f"{DLIB_RESNET_NAME}-jitter{self.num_jitters}")
+        self._net = dlib.face_recognition_model_v1(frm.face_recognition_model_location())
+        self._lock = threading.Lock()  # dlib's net object is not thread-safe
+
+    def embed(self, chips: np.ndarray) -> np.ndarray:
+        arr = check_chips(chips, self.card.chip_size)
+        if len(arr) == 0:
+            return np.empty((0, self.card.dim), dtype=np.float32)
+        with self._lock:
+            out = [
+                np.asarray(self._net.compute_face_descriptor(c, num_jitters=self.num_jitters), dtype=np.float32)
+                for c in arr
+            ]
+        return np.stack(out)
 
 
 @contextmanager
@@ -91,8 +130,6 @@ class TorchResNetEmbedder:
     On CUDA, TF32 is switched off during :meth:`embed` so descriptors keep float32 precision.
     """
 
-    dim = DIM
-    normalized = False
     runtime = "torch"
 
     def __init__(
@@ -106,14 +143,14 @@ class TorchResNetEmbedder:
         try:
             import torch
 
-            from lookalike.faces.torch_resnet import build_model
+            from lookalike.faces.models.dlib_resnet.torch_net import build_model
         except ImportError:
             raise MissingDependencyError("torch", "fast", "the PyTorch face embedder") from None
-        from lookalike.faces.model_cache import load_network
+        from lookalike.faces.models.dlib_resnet.weights import load_network
 
         self._torch = torch
         loaded = load_network(model_path)
-        self.name = _embedder_name(model_path, loaded.sha256)
+        self.card = _card(model_path, loaded.sha256)
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         if self.device.type == "cpu":
             torch.set_num_threads(threads or default_threads())
@@ -125,8 +162,8 @@ class TorchResNetEmbedder:
         self._model = model.to(self.device)
 
     def embed(self, chips: np.ndarray) -> np.ndarray:
-        arr = check_chips(chips)
-        out = np.empty((len(arr), self.dim), dtype=np.float32)
+        arr = check_chips(chips, self.card.chip_size)
+        out = np.empty((len(arr), self.card.dim), dtype=np.float32)
         torch = self._torch
         with torch.inference_mode(), _full_fp32(torch, self.device.type == "cuda"):
             for start in range(0, len(arr), self.batch_size):
@@ -144,8 +181,6 @@ class OnnxEmbedder:
     about twice as slow when other processes compete for the cores, so it is off by default.
     """
 
-    dim = DIM
-    normalized = False
     runtime = "onnxruntime"
 
     def __init__(
@@ -159,11 +194,11 @@ class OnnxEmbedder:
             import onnxruntime as ort
         except ImportError:
             raise MissingDependencyError("onnxruntime", "fast", "the ONNX Runtime face embedder") from None
-        from lookalike.faces.model_cache import load_network
-        from lookalike.faces.onnx_model import INPUT_NAME, onnx_path
+        from lookalike.faces.models.dlib_resnet.onnx_graph import INPUT_NAME, onnx_path
+        from lookalike.faces.models.dlib_resnet.weights import load_network
 
         loaded = load_network(model_path)
-        self.name = _embedder_name(model_path, loaded.sha256)
+        self.card = _card(model_path, loaded.sha256)
         self.batch_size = int(batch_size)
         self.threads = threads or default_threads()
         self.model_file = onnx_path(loaded)
@@ -176,15 +211,15 @@ class OnnxEmbedder:
         try:
             self._session = ort.InferenceSession(str(self.model_file), opts, providers=["CPUExecutionProvider"])
         except Exception:  # noqa: BLE001 - a damaged cached graph: build it again, once
-            from lookalike.faces.onnx_model import export_onnx
+            from lookalike.faces.models.dlib_resnet.onnx_graph import export_onnx
 
             export_onnx(loaded, self.model_file)
             self._session = ort.InferenceSession(str(self.model_file), opts, providers=["CPUExecutionProvider"])
         self._input = INPUT_NAME
 
     def embed(self, chips: np.ndarray) -> np.ndarray:
-        arr = check_chips(chips)
-        out = np.empty((len(arr), self.dim), dtype=np.float32)
+        arr = check_chips(chips, self.card.chip_size)
+        out = np.empty((len(arr), self.card.dim), dtype=np.float32)
         for start in range(0, len(arr), self.batch_size):
             batch = arr[start : start + self.batch_size]
             out[start : start + len(batch)] = self._session.run(None, {self._input: batch})[0]

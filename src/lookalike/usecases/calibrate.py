@@ -1,102 +1,22 @@
-"""Recognition on top of look-alike search: identify (open set, with "unknown") and verify.
+"""Calibrate: measure the same-person threshold for a target false-accept rate and store it with the gallery.
 
-The functions work on embeddings so the web service, the CLI and the evaluation harness share them;
-threshold calibration (``calibrate``) is added by the evaluation work and stores its result in the
-gallery's meta table, tied to the embedder.
+The pairs come from the gallery's own labelled faces, or from LFW's ``pairs.txt`` embedded by the
+gallery's own pipeline. The threshold is tied to the embedder it was measured for.
 """
 
 from __future__ import annotations
 
 import json
-from collections import defaultdict
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from lookalike.errors import IndexMismatchError, LookalikeError
-from lookalike.gallery.gallery import Gallery, Neighbour
-from lookalike.settings import similarity
-
-#: how many neighbours vote in identification
-DEFAULT_VOTERS = 5
-
-
-@dataclass
-class Identification:
-    """Who a face is, or ``person=None`` when nobody in the gallery is near enough ("unknown")."""
-
-    person: str | None
-    distance: float
-    similarity: float
-    votes: int
-    neighbours: list[Neighbour] = field(default_factory=list)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "person": self.person,
-            "known": self.person is not None,
-            "distance": self.distance,
-            "similarity": self.similarity,
-            "votes": self.votes,
-            "neighbours": [n.as_dict() for n in self.neighbours],
-        }
-
-
-@dataclass
-class Verification:
-    """Whether two faces are the same person under a threshold on Euclidean distance."""
-
-    same: bool
-    distance: float
-    threshold: float
-    similarity: float
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-def vote(neighbours: list[Neighbour], threshold: float) -> Identification:
-    """k-NN vote among the neighbours closer than ``threshold``; ties go to the nearest face.
-
-    Each voter weighs ``threshold - distance`` so near faces count more than borderline ones. With
-    no voter within the threshold the answer is "unknown".
-    """
-    voters = [n for n in neighbours if n.distance <= threshold]
-    if not voters:
-        best = neighbours[0].distance if neighbours else float("inf")
-        return Identification(None, best, similarity(best, threshold), 0, neighbours)
-    score: dict[str, float] = defaultdict(float)
-    count: dict[str, int] = defaultdict(int)
-    nearest: dict[str, float] = {}
-    for n in voters:
-        score[n.person] += threshold - n.distance + 1e-9
-        count[n.person] += 1
-        nearest.setdefault(n.person, n.distance)
-    person = max(score, key=lambda p: (score[p], -nearest[p]))
-    d = nearest[person]
-    return Identification(person, d, similarity(d, threshold), count[person], neighbours)
-
-
-def identify_vectors(
-    gallery: Gallery, vectors: np.ndarray, k: int = DEFAULT_VOTERS, threshold: float | None = None
-) -> list[Identification]:
-    """Identify each embedding against the gallery (open set)."""
-    thr = gallery.threshold if threshold is None else float(threshold)
-    return [vote(row, thr) for row in gallery.search_vectors(vectors, k)]
-
-
-def verify_vectors(a: np.ndarray, b: np.ndarray, threshold: float) -> Verification:
-    """Same person? Euclidean distance of two embeddings against ``threshold``."""
-    d = float(np.linalg.norm(np.asarray(a, np.float32) - np.asarray(b, np.float32)))
-    return Verification(d <= threshold, d, float(threshold), similarity(d, threshold))
-
-
-# calibration ------------------------------------------------------------------------------------
-#: gallery meta keys: the calibrated threshold, the embedder it was measured for, and the details
-META_THRESHOLD = "threshold"
-META_THRESHOLD_EMBEDDER = "threshold_embedder"
-META_CALIBRATION = "calibration"
+from lookalike.gallery import meta
+from lookalike.gallery.gallery import Gallery
+from lookalike.gallery.sources import lfw_pairs
 
 
 @dataclass
@@ -196,17 +116,30 @@ def save_calibration(gallery: Gallery, cal: Calibration) -> None:
         raise IndexMismatchError(
             f"the threshold was measured for {emb!r}; this gallery holds {gallery.embedder_name!r} embeddings"
         )
-    gallery.store.set_meta(META_CALIBRATION, json.dumps(cal.as_dict()))
-    gallery.store.set_meta(META_THRESHOLD_EMBEDDER, emb or "")
-    gallery.store.set_meta(META_THRESHOLD, repr(float(cal.threshold)))
+    gallery.store.set_meta(meta.CALIBRATION, json.dumps(cal.as_dict()))
+    gallery.store.set_meta(meta.THRESHOLD_EMBEDDER, emb or "")
+    gallery.store.set_meta(meta.THRESHOLD, repr(float(cal.threshold)))
 
 
 def load_calibration(gallery: Gallery) -> Calibration | None:
     """The stored calibration, or None when there is none or it belongs to another embedder."""
-    raw = gallery.store.get_meta(META_CALIBRATION)
+    raw = gallery.store.get_meta(meta.CALIBRATION)
     if not raw:
         return None
     cal = Calibration(**json.loads(raw))
     if gallery.embedder_name and cal.embedder and cal.embedder != gallery.embedder_name:
         return None
+    return cal
+
+
+def calibrate_on_lfw(gallery: Gallery, lfw_root: str | Path, target_far: float = 1e-3, save: bool = True) -> Calibration:
+    """Calibrate on LFW's 6,000 ``pairs.txt`` pairs embedded by the gallery's own pipeline
+    (3,000 impostor pairs resolve a FAR down to about 1e-3)."""
+    pairs = lfw_pairs(lfw_root)
+    d = pairs.distances(gallery.pipeline().labelled_vectors(pairs.paths))
+    cal = calibrate(d[pairs.same], d[~pairs.same], target_far)
+    cal.embedder = gallery.spec.card.name
+    cal.source = f"LFW pairs.txt at {lfw_root}, pipeline {gallery.spec.key}"
+    if save:
+        save_calibration(gallery, cal)
     return cal

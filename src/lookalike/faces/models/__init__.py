@@ -1,0 +1,7 @@
+"""Model families, one sub-package each. A new family is a folder plus one registration line below."""
+
+from __future__ import annotations
+
+from lookalike.faces.models import dlib_resnet
+
+dlib_resnet.register()

@@ -1,0 +1,90 @@
+"""The gallery's vector index kept in step with its store: saved with the store generation it matches,
+replayed from the store when it lags, rebuilt when it cannot be trusted.
+
+Files in the gallery folder: ``index.<name>`` (the index's own format), ``index-ids.npy`` (the face
+ids it holds) and ``index.json`` (name, parameters, embedder, store generation, count). Every file is
+written atomically; the store is the single source of truth.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lookalike.errors import CorruptFileError, IndexMismatchError
+from lookalike.gallery.store import Store
+from lookalike.index import Index, create_index, index_class
+from lookalike.io import atomic_write_bytes, atomic_write_text, npy_bytes
+
+INDEX_META = "index.json"
+INDEX_IDS = "index-ids.npy"
+
+
+class IndexState:
+    """Where and how one gallery's index is persisted."""
+
+    def __init__(self, root: Path, store: Store, name: str, params: dict[str, Any], embedder: str | None,
+                 dim: int) -> None:
+        self.root = root
+        self.store = store
+        self.name = name
+        self.params = params
+        self.embedder = embedder
+        self.dim = dim
+
+    @property
+    def index_file(self) -> Path:
+        return self.root / f"index.{self.name}"
+
+    def load(self) -> Index:
+        """The saved index if it matches the store (the difference replayed if it lags), else a rebuild."""
+        cls = index_class(self.name)
+        meta_path = self.root / INDEX_META
+        if cls.persistent and meta_path.exists() and self.index_file.exists():
+            try:
+                meta = json.loads(meta_path.read_text())
+                if meta.get("name") != self.name or meta.get("params") != self.params:
+                    raise IndexMismatchError("index settings changed")
+                if meta.get("embedder") != self.embedder:
+                    raise IndexMismatchError("index was built from another embedder")
+                index = cls.load(self.index_file)
+                if meta.get("generation") != self.store.generation:
+                    self.replay(index, np.load(self.root / INDEX_IDS, allow_pickle=False))
+                return index
+            except (CorruptFileError, IndexMismatchError, OSError, ValueError, KeyError) as exc:
+                warnings.warn(f"rebuilding the gallery index from the store: {exc}", stacklevel=2)
+        return self.rebuild()
+
+    def replay(self, index: Index, indexed: np.ndarray) -> None:
+        """Bring an index holding ``indexed`` ids up to the store: remove the gone, add the new."""
+        stored = self.store.face_ids()
+        gone = np.setdiff1d(indexed, stored)
+        if len(gone):
+            index.remove(gone)
+        new = np.setdiff1d(stored, indexed)
+        if len(new):
+            ids, vecs = self.store.embeddings()
+            mask = np.isin(ids, new)
+            index.add(vecs[mask], ids[mask])
+
+    def rebuild(self) -> Index:
+        """A new index holding every stored face."""
+        index = create_index(self.name, self.dim, **self.params)
+        ids, vecs = self.store.embeddings()
+        if len(ids):
+            index.add(vecs, ids)
+        return index
+
+    def save(self, index: Index) -> None:
+        """Persist the index with the store generation it matches (no-op for a non-persistent index)."""
+        if not index.persistent:
+            return
+        index.save(self.index_file)
+        atomic_write_bytes(self.root / INDEX_IDS, npy_bytes(self.store.face_ids()))
+        meta = {"name": self.name, "params": self.params, "embedder": self.embedder,
+                "generation": self.store.generation, "count": len(index)}
+        atomic_write_text(self.root / INDEX_META, json.dumps(meta, indent=1))
