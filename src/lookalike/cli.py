@@ -322,6 +322,30 @@ def calibrate(
     console.print(", ".join(f"{k}: {v}" for k, v in answer.items()))
 
 
+@app.command()
+@user_errors
+def migrate(
+    gallery: GalleryOpt = None,
+    pipeline: PipelineOpt = None,
+    workers: Annotated[int, typer.Option(help="Worker processes (0 = one per core).")] = 0,
+    as_json: JsonOpt = False,
+) -> None:
+    """Re-embed a gallery's photos with today's default pipeline (or --pipeline): resumable; the old
+    gallery is kept beside it until you delete it."""
+    from lookalike.usecases.migrate import migrate as run_migrate
+
+    result = run_migrate(_gallery_path(gallery), _spec(pipeline), workers=workers, progress=not as_json)
+    if as_json:
+        print(json.dumps(result.as_dict()))
+    elif result.report is None:
+        console.print(f"nothing to do: the gallery already uses pipeline {result.new_key}")
+    elif result.kept_at is None:
+        err_console.print("[yellow]interrupted — run the same command again to resume[/]")
+        raise typer.Exit(130)
+    else:
+        console.print(f"migrated {result.old_key} → {result.new_key}; the old gallery is kept at {result.kept_at}")
+
+
 @app.command("eval")
 @user_errors
 def evaluate(

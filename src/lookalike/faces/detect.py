@@ -76,7 +76,7 @@ class FaceDetector:
     """Detects every face and its landmarks. Safe to share between threads (calls are serialised)."""
 
     def __init__(self, detector: DetectorName = "hog", upsample: int | Literal["auto"] = "auto",
-                 landmarks: str = "5") -> None:
+                 landmarks: str = "5", auto_max_side: int = AUTO_UPSAMPLE_MAX_SIDE) -> None:
         if detector not in DETECTORS:
             raise LookalikeError(f"unknown detector {detector!r}; choose one of {DETECTORS}")
         if upsample != "auto" and (not isinstance(upsample, int) or not 0 <= upsample <= 3):
@@ -84,6 +84,7 @@ class FaceDetector:
         dlib, frm = _models()
         self.name = detector
         self.upsample = upsample
+        self.auto_max_side = auto_max_side
         if detector == "hog":
             self._detector = dlib.get_frontal_face_detector()
         else:
@@ -97,7 +98,7 @@ class FaceDetector:
         """The number of upsamplings used for this image."""
         if self.upsample != "auto":
             return int(self.upsample)
-        return 1 if max(image.shape[:2]) <= AUTO_UPSAMPLE_MAX_SIDE else 0
+        return 1 if max(image.shape[:2]) <= self.auto_max_side else 0
 
     def detect(self, image: np.ndarray) -> list[DetectedFace]:
         """All faces in an RGB uint8 image, largest first."""

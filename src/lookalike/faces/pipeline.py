@@ -38,9 +38,11 @@ from lookalike.faces.spec import PipelineSpec, default_spec
 
 #: how a labelled photo's face was found when no detector found it: the photo's central box
 STAND_IN = "centre"
-#: the fallback (CNN) detector searches photos downscaled to at most this many pixels on a side; it is
-#: upsampled once below that (LFW's 250×250 photos exactly as dlib's CNN detector runs on them)
+#: the fallback (CNN) detector searches photos downscaled to at most this many pixels on a side (its
+#: time and memory grow with the pixels: about 1.4 s per 512×512 on one core), and upsamples once only
+#: photos up to the second size (LFW's 250×250 photos, as the evaluation chose)
 FALLBACK_MAX_SIDE = 1000
+FALLBACK_UPSAMPLE_MAX_SIDE = 500
 
 
 def parse_selection(value: str | int | None) -> Selection:
@@ -151,7 +153,8 @@ class FacePipeline:
         if self._fallback is None:
             with self._lock:
                 if self._fallback is None:
-                    self._fallback = FaceDetector(self.spec.fallback, 1, self.spec.landmarks)  # type: ignore[arg-type]
+                    self._fallback = FaceDetector(self.spec.fallback, "auto", self.spec.landmarks,  # type: ignore[arg-type]
+                                                  auto_max_side=FALLBACK_UPSAMPLE_MAX_SIDE)
         return self._fallback
 
     @property
