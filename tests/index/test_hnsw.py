@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import platform
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -43,19 +46,63 @@ def test_face_like_recall_with_few_distance_computations() -> None:
     assert per_query < len(x) / 10, per_query
 
 
-def test_every_simd_kernel_agrees_with_numpy(monkeypatch: pytest.MonkeyPatch) -> None:
+#: the core's kernels, weakest first, and the /proc/cpuinfo flags each one needs
+ISAS = ("scalar", "sse", "avx2", "avx512")
+_FLAGS = {"scalar": (), "sse": ("sse2",), "avx2": ("avx2", "fma"), "avx512": ("avx512f",)}
+
+
+def _cpu_flags() -> set[str] | None:
+    """The processor's flags as the kernel reports them (x86 Linux), or None where unknown."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return None
+    for line in text.splitlines():
+        if line.startswith("flags"):
+            return set(line.partition(":")[2].split())
+    return None
+
+
+def _runnable(isa: str) -> bool:
+    if isa == "scalar":
+        return True
+    flags = _cpu_flags()
+    if flags is None or platform.machine().lower() not in ("x86_64", "amd64", "i686", "i386"):
+        return False
+    return all(f in flags for f in _FLAGS[isa])
+
+
+def test_the_core_picks_the_best_kernel_the_processor_has(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Checked against /proc/cpuinfo, not against the core's own detection."""
+    from lookalike import _hnsw
+
+    if _cpu_flags() is None:
+        pytest.skip("no /proc/cpuinfo to check the choice against")
+    monkeypatch.delenv("LOOKALIKE_HNSW_ISA", raising=False)
+    best = [isa for isa in ISAS if _runnable(isa)][-1]
+    assert _hnsw.simd() == best
+    assert create_index("hnsw", 8).core.simd == best
+
+
+@pytest.mark.parametrize("isa", ISAS)
+def test_every_simd_kernel_agrees_with_numpy(isa: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each pass runs the kernel it names (the core reports the one it selected): a processor
+    without that instruction set skips the pass instead of silently running a weaker kernel."""
+    if not _runnable(isa):
+        pytest.skip(f"this processor cannot run the {isa} kernels")
+    monkeypatch.setenv("LOOKALIKE_HNSW_ISA", isa)
     rng = np.random.default_rng(0)
-    for isa in ("scalar", "sse", "avx2", "avx512"):
-        monkeypatch.setenv("LOOKALIKE_HNSW_ISA", isa)
-        for dim in (1, 3, 8, 15, 16, 17, 31, 33, 128, 300):
-            x = rng.standard_normal((50, dim), dtype=np.float32)
-            for space in ("l2", "ip"):
-                ix = create_index("hnsw", dim, space=space, ef=100)
-                ix.add(x, np.arange(50))
-                dist, ids = ix.search(x[:5], 10)
-                ref = (np.linalg.norm(x[ids] - x[:5, None], axis=2) if space == "l2"
-                       else 1.0 - np.einsum("ijk,ik->ij", x[ids], x[:5]))
-                np.testing.assert_allclose(dist, ref, rtol=1e-4, atol=1e-4, err_msg=f"{isa} {dim} {space}")
+    for dim in (1, 3, 8, 15, 16, 17, 31, 33, 128, 300):
+        x = rng.standard_normal((50, dim), dtype=np.float32)
+        for space in ("l2", "ip"):
+            ix = create_index("hnsw", dim, space=space, ef=100)
+            assert isinstance(ix, HnswIndex)
+            assert ix.core.simd == isa, f"asked for {isa}, the core ran {ix.core.simd}"
+            ix.add(x, np.arange(50))
+            dist, ids = ix.search(x[:5], 10)
+            ref = (np.linalg.norm(x[ids] - x[:5, None], axis=2) if space == "l2"
+                   else 1.0 - np.einsum("ijk,ik->ij", x[ids], x[:5]))
+            np.testing.assert_allclose(dist, ref, rtol=1e-4, atol=1e-4, err_msg=f"{isa} {dim} {space}")
 
 
 def test_parallel_and_serial_builds_are_equally_good() -> None:
