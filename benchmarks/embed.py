@@ -11,8 +11,12 @@ Measures, in one run on real aligned LFW chips:
   the 10th) with dlib's descriptors and with each fast runtime's, which must agree within 0.05
   percentage points; also the max abs difference / min cosine over every LFW pair image.
 
-Chips come from the project's detector and aligner; dlib's chips and descriptors are computed once
-on every core and cached in ``$LOOKALIKE_CACHE/reference/`` (:mod:`lookalike.faces.reference`).
+Chips come from the project's one pipeline (``FacePipeline(PipelineSpec(embedder="dlib",
+mirror=False, fallback="none")).labelled_chips``: the labelled face of each photo, HOG, the photo's
+central box where HOG finds none); the chips and dlib's descriptors are computed once and cached in
+``$LOOKALIKE_CACHE/reference-<key>.npz``, with the key scheme of the test suite's ``lfw_chips``
+fixture (dlib version, spec key, photo list), so the 500-chip sample is shared with
+``tests/faces/models/test_dlib_resnet.py``.
 
 Writes ``benchmarks/results/embed.json`` and ``benchmarks/plots/embed.png``.
 
@@ -24,12 +28,14 @@ Writes ``benchmarks/results/embed.json`` and ``benchmarks/plots/embed.png``.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import platform
 import random
 import statistics
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -38,11 +44,20 @@ ROOT = Path(__file__).resolve().parents[1]
 import _checkout  # noqa: F401  (src/ on sys.path when it should be)
 from _machine import cpu_model
 
-from lookalike.faces.embed import DlibResNetEmbedder, Embedder
-from lookalike.faces.models.dlib_resnet.embedders import OnnxEmbedder, TorchResNetEmbedder, available_cores
-from lookalike.io import atomic_write
+from lookalike.faces.batch import prepare_many
+from lookalike.faces.embed import Embedder
+from lookalike.faces.models.dlib_resnet.embedders import (
+    DlibResNetEmbedder,
+    OnnxEmbedder,
+    TorchResNetEmbedder,
+    available_cores,
+)
+from lookalike.faces.pipeline import FacePipeline
+from lookalike.faces.spec import PipelineSpec
+from lookalike.io import atomic_save_npz, atomic_write
+from lookalike.settings import cache_dir
 
-SEED = 20240508  # the same sample as tests/faces/test_fast_embedder.py, so the cache is shared
+SEED = 20240508  # the same sample as tests/faces/models/test_dlib_resnet.py, so the cache is shared
 SAMPLE = 500
 TARGET_SPEEDUP_AT_32 = 15.0
 TARGET_LATENCY_MS = 5.0
@@ -61,13 +76,70 @@ def lfw_root() -> Path:
 # --------------------------------------------------------------------------- chips
 
 
-def sample_reference(workers: int):
-    """500 aligned LFW chips + dlib's descriptors (project detector/aligner; cached, see reference.py)."""
-    from lookalike.faces.reference import cached_reference
+@dataclass
+class Reference:
+    """Aligned chips of labelled photos and dlib's own descriptors of them, in the photos' order."""
 
+    chips: np.ndarray  # (n, 150, 150, 3) uint8
+    descriptors: np.ndarray  # (n, 128) float32
+    how: list[str]  # which detector found each face ("hog", or "centre": the photo's central box)
+
+
+def reference_pipeline() -> FacePipeline:
+    """The chips dlib is compared on: the one pipeline, dlib's runtime, no mirror, no CNN fallback."""
+    return FacePipeline(PipelineSpec(embedder="dlib", mirror=False, fallback="none"))
+
+
+def reference_path(pipe: FacePipeline, paths: list[Path]) -> Path:
+    """The cache file of these photos' chips and descriptors; the same key scheme as the test
+    suite's ``lfw_chips`` fixture (dlib version, spec key, photo list), so the two share it."""
+    import dlib
+
+    key = hashlib.sha256("\n".join([dlib.__version__, pipe.key, *map(str, paths)]).encode()).hexdigest()[:16]
+    return cache_dir() / f"reference-{key}.npz"
+
+
+def cached_reference(paths: list[Path], workers: int, with_how: bool = False) -> Reference:
+    """Chips + dlib descriptors of ``paths`` (every photo gives one chip), computed once and cached.
+
+    ``with_how`` also records which detector found each face (its own cache file, as the test's
+    file holds chips and descriptors only)."""
+    pipe = reference_pipeline()
+    target = reference_path(pipe, paths)
+    if with_how:
+        target = target.with_name(target.stem + "-how.npz")
+    if target.exists():
+        with np.load(target, allow_pickle=False) as z:
+            how = [str(h) for h in z["how"]] if "how" in z.files else []
+            return Reference(z["chips"], z["descriptors"], how)
+    t0 = time.perf_counter()
+    if with_how:
+        chips_of: dict[str, np.ndarray] = {}
+        how_of: dict[str, str] = {}
+        tasks = [(str(p), "labelled", True) for p in dict.fromkeys(paths)]
+        for done, prep in enumerate(prepare_many(pipe, tasks, workers), 1):
+            if prep.error is not None or prep.chips is None:
+                raise SystemExit(f"{prep.path}: {prep.error}")
+            chips_of[prep.path], how_of[prep.path] = prep.chips[0], prep.how
+            if done % 500 == 0 or done == len(tasks):
+                print(f"  {done}/{len(tasks)} chips ({time.perf_counter() - t0:.0f} s)", flush=True)
+        chips = np.stack([chips_of[str(p)] for p in paths])
+        how = [how_of[str(p)] for p in paths]
+    else:
+        chips, how = pipe.labelled_chips(paths, workers=workers), []
+    print(f"  dlib descriptors of {len(chips)} chips …", flush=True)
+    descriptors = DlibResNetEmbedder().embed(chips)
+    extra = {"how": np.array(how, dtype=str)} if with_how else {}
+    atomic_save_npz(target, chips=chips, descriptors=descriptors, **extra)
+    print(f"  cached in {target} ({time.perf_counter() - t0:.0f} s)", flush=True)
+    return Reference(chips, descriptors, how)
+
+
+def sample_reference(workers: int) -> Reference:
+    """500 aligned LFW chips + dlib's descriptors: the test suite's sample (same seed, same cache)."""
     paths = sorted(lfw_root().glob("*/*.jpg"))
     random.Random(SEED).shuffle(paths)
-    ref = cached_reference("test-lfw", paths[: SAMPLE * 6 // 5], workers=workers, limit=SAMPLE)
+    ref = cached_reference(paths[:SAMPLE], workers)
     if len(ref.chips) < SAMPLE:
         raise SystemExit(f"found only {len(ref.chips)} faces")
     return ref
@@ -231,24 +303,14 @@ def ten_fold_accuracy(dist: np.ndarray, same: np.ndarray, folds: int) -> tuple[f
 
 def run_lfw(args: argparse.Namespace, fast: dict[str, Embedder]) -> dict:
     """dlib vs ``fast`` on every image of LFW's pairs.txt: 10-fold accuracy and descriptor agreement."""
-    from lookalike.faces.reference import cached_reference
-
     root = lfw_root()
     pairs, folds = read_pairs(root / "pairs.txt")
     images = sorted({p for a, b, _ in pairs for p in (a, b)})
     print(f"LFW: {len(pairs)} pairs, {len(images)} images, {args.lfw_workers} worker processes", flush=True)
     t0 = time.perf_counter()
-
-    def progress(done: int, total: int) -> None:
-        if done % 500 == 0 or done == total:
-            print(f"  {done}/{total} images with dlib ({time.perf_counter() - t0:.0f} s)", flush=True)
-
-    # every image gets a chip: HOG, else HOG upsampled once, else the central box (LFW is centred)
-    ref_set = cached_reference("lfw-pairs", [root / p for p in images], workers=args.lfw_workers,
-                               fallback=True, progress=progress)  # fmt: skip
+    # every image gets a chip: HOG (upsampled once on LFW's 250×250 photos), else the central box
+    ref_set = cached_reference([root / p for p in images], args.lfw_workers, with_how=True)
     dlib_s = time.perf_counter() - t0
-    if len(ref_set.paths) != len(images):
-        raise SystemExit(f"{len(images) - len(ref_set.paths)} LFW images could not be read")
     chips, ref, how = ref_set.chips, ref_set.descriptors, ref_set.how
     index = {p: i for i, p in enumerate(images)}
     a = np.array([index[p[0]] for p in pairs])

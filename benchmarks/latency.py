@@ -7,8 +7,16 @@ each answer's ``Server-Timing`` header (decode, detect, align, embed, search). `
 rest of the end-to-end time the client measured: upload, multipart parsing, the store lookup's
 rendering, JSON and the HTTP round trip.
 
+``--compare-legacy`` adds a fourth server in the same run: the one-process service over a gallery
+of the same photos made with the pre-spec pipeline (``LEGACY_SPEC_TEXT``: padding 0.25, no
+mirror), so the cost of the default spec (one more embedding pass for the mirrored chip) is
+measured as before/after under the same load. ``--build N`` makes both galleries from the same N
+LFW photos (cached under ``$LOOKALIKE_CACHE/bench/``, resumable) instead of ``--gallery`` /
+``--legacy-gallery``.
+
     PYTHONPATH=src python benchmarks/latency.py --gallery ~/.local/share/lookalike/gallery
     PYTHONPATH=src python benchmarks/latency.py --quick      # 20 requests, results/quick/
+    PYTHONPATH=src python benchmarks/latency.py --compare-legacy --build 13233   # default vs legacy spec
 
 Query photos: the single-face photos of ``face_recognition_examples`` (people also in LFW and not),
 centre-cropped to 4:3 and resized to 640×480 in memory (nothing is written).
@@ -126,6 +134,42 @@ def bootstrap_ci(diffs: list[float], rounds: int = 2000) -> list[float]:
     return [round(float(np.percentile(meds, 2.5)), 3), round(float(np.percentile(meds, 97.5)), 3)]
 
 
+def build_galleries(photos: int, workers: int) -> tuple[Path, Path]:
+    """Galleries of the same ``photos`` LFW photos (every ``k``-th of the data set, so many people)
+    under the default spec and under the legacy spec, in the cache; an existing one is resumed."""
+    from lookalike.faces.spec import LEGACY_SPEC_TEXT, PipelineSpec, default_spec
+    from lookalike.gallery.sources import lfw
+    from lookalike.settings import cache_dir, datasets_dir
+    from lookalike.usecases.ingest import build_gallery
+
+    items = lfw(datasets_dir() / "lfw")
+    step = max(1, len(items) // photos)
+    items = items[::step][:photos]
+    out = []
+    for name, spec in (("default", default_spec()), ("legacy", PipelineSpec.parse(LEGACY_SPEC_TEXT))):
+        path = cache_dir() / "bench" / f"latency-{name}-{spec.key}-{len(items)}"
+        rep = build_gallery(path, items, spec=spec, workers=workers, progress=True)
+        print(f"{name} gallery {path}: {rep.summary()}", flush=True)
+        out.append(path)
+    return out[0], out[1]
+
+
+def gallery_pipeline(gallery: Path) -> str:
+    """The pipeline a gallery's vectors were made with (read from its store, read-only)."""
+    from lookalike.gallery import meta
+
+    db = sqlite3.connect(f"file:{gallery / 'store.sqlite'}?mode=ro", uri=True)
+    try:
+        row = db.execute("SELECT value FROM meta WHERE key = ?", (meta.SPEC,)).fetchone()
+    finally:
+        db.close()
+    if row is None:
+        return "legacy (recorded before specs)"
+    from lookalike.faces.spec import PipelineSpec
+
+    return PipelineSpec(**json.loads(row[0])).describe()
+
+
 def machine(load_before: list[float]) -> dict[str, Any]:
     return {
         "cpu": cpu_model(),
@@ -144,6 +188,12 @@ def main() -> None:
     ap.add_argument("--k", type=int, default=10)
     ap.add_argument("--quick", action="store_true", help="20 requests per mode, written to results/quick/")
     ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument("--compare-legacy", action="store_true",
+                    help="also time the one-process service over a legacy-spec gallery (before/after)")
+    ap.add_argument("--legacy-gallery", type=Path, default=None, help="gallery made with the legacy spec")
+    ap.add_argument("--build", type=int, default=0, metavar="N",
+                    help="build both galleries (default and legacy spec) from the same N LFW photos")
+    ap.add_argument("--workers", type=int, default=0, help="ingest workers for --build (0 = one per core)")
     ap.add_argument(
         "--control",
         action="store_true",
@@ -160,6 +210,15 @@ def main() -> None:
 
     from lookalike.settings import datasets_dir, default_gallery
 
+    legacy: Path | None = None
+    if args.build:
+        gallery, legacy = build_galleries(args.build, args.workers)
+        args.gallery = args.gallery or gallery
+    if args.compare_legacy:
+        legacy = (args.legacy_gallery or legacy)
+        if legacy is None:
+            raise SystemExit("--compare-legacy needs --legacy-gallery PATH or --build N")
+        legacy = legacy.expanduser().resolve()
     load_before = list(os.getloadavg())
     gallery = (args.gallery or default_gallery()).expanduser().resolve()
     examples = datasets_dir() / "face_recognition_examples"
@@ -190,6 +249,13 @@ def main() -> None:
         )
         wait_up(url_one, procs[-2], "/api/health")
         wait_up(url_two, procs[-1], "/api/health")
+        if legacy is not None:
+            p_legacy = free_port()
+            url_legacy = f"http://127.0.0.1:{p_legacy}"
+            procs.append(start(serve + f"serve({str(legacy)!r}, port={p_legacy}, token='', log_level='warning')",
+                               p_legacy, env))
+            wait_up(url_legacy, procs[-1], "/api/health")
+            legacy_health = httpx.get(url_legacy + "/api/health").json()
         health = httpx.get(url_one + "/api/health").json()
         print(
             f"gallery {gallery}: {health['faces']} faces, {health['people']} people, index {health['index']}"
@@ -197,24 +263,30 @@ def main() -> None:
 
         vectors = query_vectors(gallery, args.requests)
         modes = {"one-process": url_one, "two-service": url_two}
-        clients = {m: httpx.Client(base_url=u, timeout=120) for m, u in modes.items()}
-        # keep only photos in which the service finds exactly one face
+        photo_modes = dict(modes)
+        if legacy is not None:
+            photo_modes["legacy-spec"] = url_legacy
+        clients = {m: httpx.Client(base_url=u, timeout=120) for m, u in photo_modes.items()}
+        # keep only photos in which the service finds exactly one face (under every spec compared)
         single = []
         for name, data in queries:
-            r = clients["one-process"].post("/api/search", files={"file": (name, data)}, data={"k": args.k})
-            if r.status_code == 200 and r.json()["face_count"] == 1:
+            counts = []
+            for mode in {"one-process", "legacy-spec"} & set(photo_modes):
+                r = clients[mode].post("/api/search", files={"file": (name, data)}, data={"k": args.k})
+                counts.append(r.json()["face_count"] if r.status_code == 200 else 0)
+            if all(c == 1 for c in counts):
                 single.append((name, data))
         if not single:
             raise SystemExit("no one-face query photo found")
         print(f"{len(single)} one-face 640×480 query photos: {', '.join(n for n, _ in single)}")
 
         samples: dict[str, dict[str, list[float]]] = {
-            m: {s: [] for s in [*STAGES, "respond", "total"]} for m in modes
+            m: {s: [] for s in [*STAGES, "respond", "total"]} for m in photo_modes
         }
         answers_equal = True
         for i in range(args.warmup + args.requests):
             name, data = single[i % len(single)]
-            order = list(modes) if i % 2 == 0 else list(reversed(modes))
+            order = list(photo_modes) if i % 2 == 0 else list(reversed(photo_modes))
             got = {}
             for mode in order:
                 t0 = time.perf_counter()
@@ -257,6 +329,7 @@ def main() -> None:
     stats = {m: {s: summary(v) for s, v in per.items()} for m, per in samples.items()}
     one, two = stats["one-process"], stats["two-service"]
     vec = {m: summary(v) for m, v in vec_ms.items()}
+    versus_legacy = compare_legacy(samples, stats) if legacy is not None else None
     paired = [b - a for a, b in zip(samples["one-process"]["total"], samples["two-service"]["total"])]
     added = {
         # the stages that differ between the modes: search (the index over HTTP) and respond
@@ -288,6 +361,11 @@ def main() -> None:
             "interleaved": True,
         },
         "control_a_a": args.control,
+        "pipelines": {"one-process": gallery_pipeline(gallery), "two-service": gallery_pipeline(gallery),
+                      **({"legacy-spec": gallery_pipeline(legacy)} if legacy is not None else {})},
+        **({"legacy_gallery": {k: legacy_health[k] for k in ("faces", "people", "index", "embedder")}}
+           if legacy is not None else {}),
+        "default_vs_legacy_spec": versus_legacy,
         "stages_ms": stats,
         "vector_query_ms": vec,
         "two_service_adds": added,
@@ -312,7 +390,43 @@ def main() -> None:
         f"{added['photo_total_p50_ms']:+.2f} ms (paired median {added['photo_paired_median_ms']:+.2f}, "
         f"95% CI {added['photo_paired_median_ci95_ms']}); answers equal: {answers_equal}"
     )
+    if versus_legacy is not None:
+        leg = stats["legacy-spec"]
+        print(f"\n{'stage':<10}{'default p50':>12}{'legacy p50':>12}{'ratio':>8}")
+        for s in [*STAGES, "respond", "total"]:
+            ratio = one[s]["p50"] / leg[s]["p50"] if leg[s]["p50"] else float("nan")
+            print(f"{s:<10}{one[s]['p50']:>12.2f}{leg[s]['p50']:>12.2f}{ratio:>8.2f}")
+        v = versus_legacy
+        print(f"default spec vs legacy spec, end to end: {v['total_p50_ratio']:.2f}x p50, paired median "
+              f"{v['paired_median_ms']:+.2f} ms (95% CI {v['paired_median_ci95_ms']}); one embedding pass "
+              f"(legacy embed p50) {v['one_embed_pass_p50_ms']:.2f} ms; median within it: {v['within_one_embed_pass']}, "
+              f"CI admits it: {v['ci95_admits_one_embed_pass']}; embed stage added "
+              f"{v['stage_p50_added_ms']['embed']:+.2f} ms p50")
     print(f"wrote {out}")
+
+
+def compare_legacy(samples: dict[str, dict[str, list[float]]], stats: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Default spec (one-process) against the legacy spec, same run, same photos, interleaved: what
+    the spec adds end to end, and whether it stays within one more embedding pass (issue 14)."""
+    new, old = stats["one-process"], stats["legacy-spec"]
+    paired = [a - b for a, b in zip(samples["one-process"]["total"], samples["legacy-spec"]["total"])]
+    added = statistics.median(paired)
+    ci = bootstrap_ci(paired)
+    one_pass = old["embed"]["p50"]
+    return {
+        "total_p50_ratio": round(new["total"]["p50"] / old["total"]["p50"], 4),
+        "stage_p50_ratio": {s: round(new[s]["p50"] / old[s]["p50"], 4) if old[s]["p50"] else None
+                            for s in [*STAGES, "respond", "total"]},
+        "paired_median_ms": round(added, 3),
+        "paired_median_ci95_ms": ci,
+        # per stage: the specs differ in chip padding and the mirror (fallback and pick act on labelled
+        # photos only), so detect runs the same code in both and its difference is the machine's noise
+        "stage_p50_added_ms": {s: round(new[s]["p50"] - old[s]["p50"], 3) for s in [*STAGES, "respond", "total"]},
+        "one_embed_pass_p50_ms": one_pass,
+        # the criterion: the end-to-end growth is no more than one more embedding pass (the mirror)
+        "within_one_embed_pass": bool(added <= one_pass),
+        "ci95_admits_one_embed_pass": bool(ci[0] <= one_pass),
+    }
 
 
 if __name__ == "__main__":
