@@ -22,6 +22,7 @@ import _checkout  # noqa: F401  (src/ on sys.path when it should be)
 sys.path.insert(0, str(ROOT))
 
 from loadgen import run_load  # benchmarks/loadgen.py, shared with benchmarks/load.py
+
 from lookalike.settings import datasets_dir, default_gallery
 
 

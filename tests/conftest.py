@@ -15,11 +15,10 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 os.environ.setdefault("LOOKALIKE_CACHE", str(REPO / ".cache"))
 
-from lookalike.faces.pipeline import FacePipeline  # noqa: E402  (after the cache folder is set)
-from lookalike.gallery import Gallery  # noqa: E402
-from lookalike.gallery.ingest import ingest  # noqa: E402
-
-from tests._galleries import PEOPLE, gallery_items  # noqa: E402
+from lookalike.faces.pipeline import FacePipeline
+from lookalike.gallery import Gallery
+from lookalike.gallery.ingest import ingest
+from tests._galleries import PEOPLE, gallery_items
 
 
 @pytest.fixture(autouse=True)

@@ -56,6 +56,6 @@ def browser() -> Iterator[object]:
 
 
 @pytest.fixture(scope="module")
-def server_url(base_gallery: Path, pipeline: FacePipeline) -> Iterator[str]:  # noqa: F811
+def server_url(base_gallery: Path, pipeline: FacePipeline) -> Iterator[str]:
     with live_server(create_app(base_gallery, token="", pipeline=pipeline)) as url:
         yield url

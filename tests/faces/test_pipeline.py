@@ -129,7 +129,7 @@ def test_a_second_embedder_runs_ingest_search_identify(lfw_root: Path, tmp_path:
     with Gallery.open(tmp_path / "toy", spec=spec) as g:
         rep = ingest(g, items, workers=1, progress=False)
         assert rep.added_faces >= 14
-        ids, vecs = g.store.embeddings()
+        _, vecs = g.store.embeddings()
         assert vecs.shape[1] == 64 and np.allclose(np.linalg.norm(vecs, axis=1), 1.0, atol=1e-5)  # cosine → unit
         query = items[0].path
         [face] = search_photo(g, query, k=3).faces

@@ -1,10 +1,9 @@
 """The web service under bad input, concurrent writes and load: documented answers, no 5xx, bounded memory."""
 from __future__ import annotations
 
+import sys
 import threading
 from pathlib import Path
-
-import sys
 
 import httpx
 import pytest
@@ -16,7 +15,7 @@ from tests.reliability.corpus import build_corpus
 from tests.service.live import live_server
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
-from loadgen import run_load  # noqa: E402  (benchmarks/loadgen.py, shared with benchmarks/load.py)
+from loadgen import run_load
 
 pytestmark = pytest.mark.reliability
 
@@ -33,7 +32,7 @@ def rss_mb() -> float:
 
 
 @pytest.fixture
-def server(gallery_copy: Path, pipeline: FacePipeline):  # noqa: F811
+def server(gallery_copy: Path, pipeline: FacePipeline):
     with live_server(create_app(gallery_copy, token=TOKEN, pipeline=pipeline)) as url:
         yield url
 
@@ -63,7 +62,7 @@ def test_bad_input_corpus_over_rest_and_memory(server: str, tmp_path: Path, lfw_
     assert grown <= 50, f"resident memory grew {grown:.1f} MB over the warm baseline"
 
 
-def test_no_deleted_face_after_delete_is_acknowledged(server: str, photos: dict[str, Path]) -> None:  # noqa: F811
+def test_no_deleted_face_after_delete_is_acknowledged(server: str, photos: dict[str, Path]) -> None:
     auth = {"Authorization": f"Bearer {TOKEN}"}
     query = photos["obama"].read_bytes()
     stop = threading.Event()
@@ -101,7 +100,7 @@ def test_no_deleted_face_after_delete_is_acknowledged(server: str, photos: dict[
     assert not failures
 
 
-def test_bounded_load_has_no_server_errors(server: str, photos: dict[str, Path]) -> None:  # noqa: F811
+def test_bounded_load_has_no_server_errors(server: str, photos: dict[str, Path]) -> None:
     report = run_load(server, [photos["biden"].read_bytes(), photos["obama"].read_bytes()], clients=8, seconds=20)
     print(report.as_dict())
     assert report.requests > 0 and report.server_errors == 0 and report.transport_errors == 0

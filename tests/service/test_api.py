@@ -21,8 +21,8 @@ from lookalike.gallery import Gallery
 from lookalike.gallery.gallery import DEFAULT_INDEX
 from lookalike.service.app import create_app
 from lookalike.service.config import ServiceConfig
-
 from tests._galleries import PEOPLE
+
 from .live import TestClient, live_server
 
 STAGES = ["decode", "detect", "align", "embed", "search"]

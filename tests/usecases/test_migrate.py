@@ -9,8 +9,7 @@ import pytest
 
 from lookalike.errors import IndexMismatchError
 from lookalike.faces.spec import LEGACY_SPEC_TEXT, PipelineSpec, default_spec
-from lookalike.gallery import Gallery, lfw
-from lookalike.gallery import meta
+from lookalike.gallery import Gallery, lfw, meta
 from lookalike.gallery.ingest import ingest
 from lookalike.usecases.migrate import migrate
 from lookalike.usecases.search import search_photo
