@@ -15,6 +15,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 os.environ.setdefault("LOOKALIKE_CACHE", str(REPO / ".cache"))
 
+# imported after the cache folder is set
 from lookalike.faces.pipeline import FacePipeline
 from lookalike.gallery import Gallery
 from lookalike.gallery.ingest import ingest
