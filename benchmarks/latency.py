@@ -192,7 +192,7 @@ def main() -> None:
                     help="also time the one-process service over a legacy-spec gallery (before/after)")
     ap.add_argument("--legacy-gallery", type=Path, default=None, help="gallery made with the legacy spec")
     ap.add_argument("--build", type=int, default=0, metavar="N",
-                    help="build both galleries (default and legacy spec) from the same N LFW photos")
+                    help="build both galleries (default and legacy spec) from the same N LFW photos; implies --compare-legacy")
     ap.add_argument("--workers", type=int, default=0, help="ingest workers for --build (0 = one per core)")
     ap.add_argument(
         "--control",
