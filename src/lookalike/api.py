@@ -76,6 +76,7 @@ def verify(photo_a: str | Path | bytes, photo_b: str | Path | bytes, threshold: 
 def remove(face_ids: list[int] | None = None, person: str | None = None,
            gallery: str | Path | None = None) -> list[int]:
     """Remove faces by id and/or every face of a person; returns the removed ids."""
+    _remove.check_request(face_ids, person)
     with open_gallery(gallery, create=False) as g:
         return _remove.remove(g, face_ids, person)
 

@@ -69,7 +69,7 @@ def test_chips_and_centre_face(lfw_root: Path, hog: FaceDetector) -> None:
     assert centre is not None
     cx, cy = centre.box.center
     assert abs(cx - 125) < 30 and abs(cy - 125) < 30  # LFW photos are centred on the labelled person
-    chips = align_all(image, [centre])
+    chips = align_all(image, [centre], 150, 0.25)
     assert chips.shape == (1, 150, 150, 3) and chips.dtype == np.uint8
 
 
