@@ -1,0 +1,93 @@
+"""Graph clusterings over weighted undirected edges, behind one signature.
+
+Each takes ``n`` (vertices 0..n-1) and edge arrays ``i, j, w`` (w > 0: the strength of the link)
+and returns ``(n,)`` int64 labels, 0..c-1, numbered by first appearance. Vertices without an edge
+are clusters of one. The heavy lifting is done by the libraries: dlib (Chinese Whispers), the
+``infomap`` package, igraph's Leiden, scipy (connected components).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from lookalike.errors import LookalikeError
+
+Algorithm = Callable[[int, np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+
+
+def relabel(labels: np.ndarray) -> np.ndarray:
+    """Labels renumbered 0..c-1 in order of first appearance."""
+    labels = np.asarray(labels)
+    if len(labels) == 0:
+        return labels.astype(np.int64)
+    _, first, inv = np.unique(labels, return_index=True, return_inverse=True)
+    rank = np.empty(len(first), dtype=np.int64)
+    rank[np.argsort(first, kind="stable")] = np.arange(len(first))
+    return rank[inv.reshape(-1)]
+
+
+def components(n: int, i: np.ndarray, j: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Connected components (every edge joins)."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    g = coo_matrix((np.ones(len(i)), (i, j)), shape=(n, n))
+    return relabel(connected_components(g, directed=False)[1])
+
+
+def chinese_whispers(n: int, i: np.ndarray, j: np.ndarray, w: np.ndarray, iterations: int = 100) -> np.ndarray:
+    """dlib's Chinese Whispers (Biemann 2006): each vertex takes the label of greatest edge weight
+    among its neighbours, in random order, for ``iterations`` passes (dlib seeds its own RNG)."""
+    import dlib
+
+    if len(i) == 0:
+        return np.arange(n, dtype=np.int64)
+    # dlib needs every vertex to appear; a self-loop per vertex also keeps a vertex's own label in the vote
+    ii = np.concatenate([i, np.arange(n)]).tolist()
+    jj = np.concatenate([j, np.arange(n)]).tolist()
+    ww = np.concatenate([w, np.zeros(n)]).tolist()
+    labels = dlib.chinese_whispers(list(zip(ii, jj, ww)))
+    return relabel(np.asarray(labels, dtype=np.int64))
+
+
+def infomap(n: int, i: np.ndarray, j: np.ndarray, w: np.ndarray, trials: int = 1) -> np.ndarray:
+    """Two-level Infomap (Rosvall & Bergstrom 2008) on the undirected weighted graph."""
+    from infomap import Infomap
+
+    im = Infomap(two_level=True, silent=True, num_trials=trials, seed=1, flow_model="undirected")
+    im.add_nodes(range(n))
+    im.add_links(zip(i.tolist(), j.tolist(), w.tolist()))
+    im.run()
+    out = np.arange(n, dtype=np.int64) + n  # unvisited (isolated) vertices stay alone
+    for node, module in im.get_modules().items():
+        out[node] = module
+    return relabel(out)
+
+
+def leiden(n: int, i: np.ndarray, j: np.ndarray, w: np.ndarray, objective: str = "modularity",
+           resolution: float = 1.0) -> np.ndarray:
+    """igraph's Leiden (Traag, Waltman & van Eck 2019): ``"modularity"`` or ``"CPM"`` at ``resolution``."""
+    import igraph
+
+    g = igraph.Graph(n=n, edges=np.column_stack([i, j]).tolist(), directed=False)
+    part = g.community_leiden(objective_function=objective, weights=w.tolist(), resolution=resolution,
+                              n_iterations=-1)
+    return relabel(np.asarray(part.membership, dtype=np.int64))
+
+
+ALGORITHMS: dict[str, Algorithm] = {
+    "components": components,
+    "chinese-whispers": chinese_whispers,
+    "infomap": infomap,
+    "leiden": leiden,
+}
+
+
+def get(name: str) -> Algorithm:
+    """The clustering algorithm registered under ``name``."""
+    try:
+        return ALGORITHMS[name]
+    except KeyError:
+        raise LookalikeError(f"unknown clustering algorithm {name!r}; choose one of {sorted(ALGORITHMS)}") from None
