@@ -24,8 +24,8 @@ def assign(new_vectors: np.ndarray, index: Index, cluster_of: np.ndarray,
            params: ClusterParams | None = None) -> tuple[np.ndarray, dict[str, float]]:
     """Cluster labels for new faces: ``>= 0`` an existing cluster, ``< 0`` a new cluster (−1, −2, …).
 
-    ``index`` holds the existing faces under ids ``0..len(cluster_of)-1`` and ``cluster_of[id]`` is
-    each one's cluster (the caller maps its own face ids to positions).
+    ``index`` holds the existing faces (and may hold the new ones too) and ``cluster_of[id]`` is the
+    cluster of the face with that index id, −1 for faces not clustered yet (they are ignored).
     """
     params = params or ClusterParams()
     vecs = np.ascontiguousarray(new_vectors, dtype=np.float32)
@@ -42,6 +42,7 @@ def assign(new_vectors: np.ndarray, index: Index, cluster_of: np.ndarray,
     # links to existing faces, summed per (group, existing cluster)
     outer = query_graph(index, vecs, params.k)
     ok = (outer.ids >= 0) & (outer.dist < params.threshold)
+    ok[ok] = cluster_of[outer.ids[ok]] >= 0  # neighbours not yet clustered (other new faces) do not count
     rows = np.repeat(np.arange(m), outer.k).reshape(m, outer.k)[ok]
     target = cluster_of[outer.ids[ok]]
     w = edge_weights(outer.dist[ok], params.weighting, params.same)
