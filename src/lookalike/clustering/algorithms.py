@@ -54,14 +54,15 @@ def chinese_whispers(n: int, i: np.ndarray, j: np.ndarray, w: np.ndarray, iterat
 
 def infomap(n: int, i: np.ndarray, j: np.ndarray, w: np.ndarray, trials: int = 1) -> np.ndarray:
     """Two-level Infomap (Rosvall & Bergstrom 2008) on the undirected weighted graph."""
-    from infomap import Infomap
+    import infomap as im
 
-    im = Infomap(two_level=True, silent=True, num_trials=trials, seed=1, flow_model="undirected")
-    im.add_nodes(range(n))
-    im.add_links(zip(i.tolist(), j.tolist(), w.tolist()))
-    im.run()
-    out = np.arange(n, dtype=np.int64) + n  # unvisited (isolated) vertices stay alone
-    for node, module in im.get_modules().items():
+    if len(i) == 0:
+        return np.arange(n, dtype=np.int64)
+    net = im.Network.from_edge_index(np.vstack([i, j]), edge_weight=np.asarray(w, dtype=np.float64),
+                                     num_nodes=n, directed=False)
+    res = im.run(net, seed=1, num_trials=trials, two_level=True, options={"silent": True})
+    out = np.arange(n, dtype=np.int64) + n  # a vertex Infomap does not report stays alone
+    for node, module in res.modules().items():
         out[node] = module
     return relabel(out)
 

@@ -99,7 +99,7 @@ def create_app(
     http_errors.install(app)
     app.add_middleware(BodyLimitMiddleware, max_body=cfg.max_body)
     app.add_middleware(SecurityHeadersMiddleware)
-    for r in (pages.router, photos.router, gallery.router, clusters.router, status.router):
+    for r in (pages.router, clusters.page_router, photos.router, gallery.router, clusters.router, status.router):
         app.include_router(r)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

@@ -8,12 +8,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
+from lookalike import __version__
 from lookalike.gallery.clusters import ClusterNotFoundError
 from lookalike.service.http_errors import NotFoundError
 from lookalike.service.routers.gallery import clean_name, require_writer
+from lookalike.service.routers.pages import TEMPLATES
 from lookalike.service.state import ServiceState, get_state
 from lookalike.usecases import cluster as uc
 
@@ -111,3 +114,12 @@ async def split(body: SplitIn, state: State) -> dict[str, Any]:
 async def undo(state: State) -> dict[str, Any]:
     """Undo the last merge."""
     return await _call(state, uc.undo_merge)
+
+
+page_router = APIRouter(tags=["page"])
+
+
+@page_router.get("/clusters", response_class=HTMLResponse, include_in_schema=False)
+async def clusters_page(request: Request) -> HTMLResponse:
+    """The people page: groups of face thumbnails to name, merge, split and undo."""
+    return TEMPLATES.TemplateResponse(request, "clusters.html", {"version": __version__})
