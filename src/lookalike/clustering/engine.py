@@ -1,8 +1,8 @@
-"""Cluster face vectors: k-NN graph → edges under the same-person distance → graph clustering → refinement.
+"""Cluster face vectors: k-NN graph → calibrated edges → graph clustering → refinement.
 
-:func:`cluster` is the whole recipe behind one frozen :class:`ClusterParams`; every step is a
-function of its own (graph.py, weights.py, algorithms.py, refine.py) so the benchmark can measure
-each variant.
+:func:`cluster` is the whole recipe behind one frozen :class:`ClusterParams`; each step is a
+function of its own (graph.py, edges.py, weights.py, algorithms.py, refine.py) so the benchmark can
+measure every variant.
 """
 
 from __future__ import annotations
@@ -14,28 +14,46 @@ from typing import Any
 import numpy as np
 
 from lookalike.clustering import algorithms, refine
+from lookalike.clustering.edges import local_scale, select
+from lookalike.clustering.graph import KnnGraph, knn_graph
 from lookalike.clustering.refine import prototypes
-from lookalike.clustering.graph import KnnGraph, edges_under, knn_graph
 from lookalike.clustering.weights import SamePerson, edge_weights
 
-#: Same-person curve measured on the labelled sets that are not LFW (ORL, Yale, deepface_celebs:
-#: 620 photos, 68 people, every pair; dlib ResNet, plain recipe): the distance where the pooled
-#: false-accept rate is 1e-3, and the scale of a logistic fit. Regenerate with
-#: ``python benchmarks/cluster.py --calibrate``.
-REFERENCE = SamePerson(threshold=0.479, scale=0.029)
+
+@dataclass(frozen=True)
+class Reference:
+    """Distances at three false-accept rates and a logistic width, measured on labelled sets that are
+    not the photos being clustered (``python benchmarks/cluster.py --calibrate`` prints them)."""
+
+    far_1e4: float
+    far_1e3: float
+    far_1e2: float
+    scale: float
+
+
+#: ORL + Yale + deepface_celebs (620 photos, 68 people, every pair), dlib ResNet on the vectors of
+#: :func:`lookalike.evaluation.protocols.cluster.face_vectors`; see benchmarks/results/cluster.json
+REFERENCE = Reference(far_1e4=0.420, far_1e3=0.479, far_1e2=0.567, scale=0.029)
 
 
 @dataclass(frozen=True)
 class ClusterParams:
-    """How to cluster. Defaults are the benchmark's chosen setting (docs/clustering.md)."""
+    """How to cluster. The defaults are the setting chosen in docs/clustering.md."""
 
-    algorithm: str = "infomap"
-    k: int = 30  # neighbours per face in the graph
-    threshold: float = REFERENCE.threshold  # edges only under this distance
-    scale: float = REFERENCE.scale  # logistic width of the edge probability
-    weighting: str = "probability"  # "probability" | "linear" | "unit"
-    merge: float = 0.0  # merge clusters whose prototypes are closer than this (0 = off)
+    algorithm: str = "chinese-whispers"  # see algorithms.ALGORITHMS
+    k: int = 60  # neighbours per face in the graph (the k-th also sets the local scale)
+    threshold: float = REFERENCE.far_1e3  # edge under this (locally scaled) distance
+    strict: float | None = REFERENCE.far_1e4  # always an edge under this distance (None: plain rule)
+    loose: float | None = REFERENCE.far_1e2  # never an edge over this distance (None: plain rule)
+    scale: float = REFERENCE.scale  # logistic width of the "probability" weighting
+    weighting: str = "similarity"  # "similarity" (1 - d) | "probability" | "unit"
+    prune: float = REFERENCE.far_1e2  # detach faces this far (RMS) from their cluster (0 = off)
+    merge: float = 0.0  # join clusters whose mean vectors are closer than this (0 = off)
     options: dict[str, Any] = field(default_factory=dict, hash=False)  # algorithm keyword arguments
+
+    @property
+    def local(self) -> bool:
+        return self.strict is not None and self.loose is not None
 
     @property
     def same(self) -> SamePerson:
@@ -50,11 +68,14 @@ class ClusterParams:
 
 @dataclass
 class Clustering:
-    """Labels ``0..c-1`` per face, with each cluster's prototype (mean vector) and size."""
+    """Labels ``0..c-1`` per face, each cluster's prototype (mean vector) and size, and each face's
+    local scale (for adding faces later)."""
 
     labels: np.ndarray
     prototypes: np.ndarray
     sizes: np.ndarray
+    scale: np.ndarray
+    median_scale: float
     timings: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -65,16 +86,20 @@ class Clustering:
 def cluster_graph(vectors: np.ndarray, graph: KnnGraph, params: ClusterParams) -> Clustering:
     """Cluster faces whose k-NN graph is already built."""
     t0 = time.perf_counter()
-    i, j, d = edges_under(graph, params.threshold)
-    w = edge_weights(d, params.weighting, params.same)
+    s = local_scale(graph)
+    med = float(np.median(s)) if len(s) else 1.0
+    e = select(graph, params.threshold, params.strict, params.loose, s, med)
+    w = edge_weights(e.dn, params.weighting, params.same)
     t1 = time.perf_counter()
-    labels = algorithms.get(params.algorithm)(graph.n, i, j, w, **params.options)
+    labels = algorithms.get(params.algorithm)(graph.n, e.i, e.j, w, **params.options)
     t2 = time.perf_counter()
+    if params.prune > 0:
+        labels = refine.prune(vectors, labels, params.prune)
     if params.merge > 0:
         labels = refine.merge_by_prototype(vectors, labels, params.merge)
     protos, sizes = prototypes(vectors, labels)
     t3 = time.perf_counter()
-    return Clustering(labels, protos, sizes, {"edges": t1 - t0, "cluster": t2 - t1, "refine": t3 - t2})
+    return Clustering(labels, protos, sizes, s, med, {"edges": t1 - t0, "cluster": t2 - t1, "refine": t3 - t2})
 
 
 def cluster(vectors: np.ndarray, params: ClusterParams | None = None, index: str = "hnsw") -> Clustering:
@@ -82,10 +107,11 @@ def cluster(vectors: np.ndarray, params: ClusterParams | None = None, index: str
     params = params or ClusterParams()
     vecs = np.ascontiguousarray(vectors, dtype=np.float32)
     if len(vecs) == 0:
-        return Clustering(np.empty(0, np.int64), np.empty((0, vecs.shape[1] if vecs.ndim == 2 else 0), np.float32),
-                          np.empty(0, np.int64))
+        dim = vecs.shape[1] if vecs.ndim == 2 else 0
+        return Clustering(np.empty(0, np.int64), np.empty((0, dim), np.float32), np.empty(0, np.int64),
+                          np.empty(0), 1.0)
     t0 = time.perf_counter()
-    graph = knn_graph(vecs, params.k, index=index)
+    graph = knn_graph(vecs, min(params.k, max(len(vecs) - 1, 1)), index=index)
     t1 = time.perf_counter()
     out = cluster_graph(vecs, graph, params)
     out.timings = {"graph": t1 - t0, **out.timings, "total": time.perf_counter() - t0}

@@ -13,7 +13,7 @@ import numpy as np
 
 from lookalike.errors import LookalikeError
 
-WEIGHTINGS = ("probability", "linear", "unit")
+WEIGHTINGS = ("probability", "similarity", "unit")
 
 
 @dataclass(frozen=True)
@@ -49,11 +49,12 @@ def fit_logistic(distances: np.ndarray, same: np.ndarray) -> SamePerson:
 
 
 def edge_weights(d: np.ndarray, how: str, same: SamePerson) -> np.ndarray:
-    """Edge strengths for distances ``d``: the same-person probability, ``1 - d/(2·threshold)``, or 1."""
+    """Edge strengths for distances ``d``: the same-person probability, ``1 - d`` (the issue's Infomap
+    baseline), or 1 (plain Chinese Whispers)."""
     if how == "probability":
         return same.probability(d)
-    if how == "linear":
-        return np.clip(1.0 - np.asarray(d, dtype=np.float64) / (2 * same.threshold), 1e-6, None)
+    if how == "similarity":
+        return np.clip(1.0 - np.asarray(d, dtype=np.float64), 1e-6, None)
     if how == "unit":
         return np.ones(len(d))
     raise LookalikeError(f"unknown edge weighting {how!r}; choose one of {WEIGHTINGS}")
