@@ -4,7 +4,8 @@ an optional name per cluster, and an undo log of merges.
 Tables (created on first use, beside the store's own):
 
 * ``clusters(id, name, representative)`` — ``name`` is the person a user gave the cluster;
-* ``face_clusters(face_id → faces.id ON DELETE CASCADE, cluster_id → clusters.id)``;
+* ``face_clusters(face_id → faces.id ON DELETE CASCADE, cluster_id → clusters.id, scale)`` — ``scale``
+  is the face's local scale (distance to its k-th neighbour), kept for adding faces later;
 * ``cluster_log(id, action, payload JSON, undone)`` — what a merge moved, so it can be undone.
 
 Every change is one transaction. Naming a cluster also sets the person of its faces in the store, so
@@ -30,7 +31,8 @@ _TABLES = (
     )""",
     """CREATE TABLE IF NOT EXISTS face_clusters (
         face_id INTEGER PRIMARY KEY REFERENCES faces(id) ON DELETE CASCADE,
-        cluster_id INTEGER NOT NULL REFERENCES clusters(id)
+        cluster_id INTEGER NOT NULL REFERENCES clusters(id),
+        scale REAL                      -- the face's local scale when it was clustered
     )""",
     "CREATE INDEX IF NOT EXISTS face_clusters_cluster ON face_clusters(cluster_id)",
     """CREATE TABLE IF NOT EXISTS cluster_log (
@@ -74,6 +76,10 @@ class ClusterStore:
     def assignments(self) -> dict[int, int]:
         """``{face id: cluster id}`` of every clustered face."""
         return dict(self.store.query("SELECT face_id, cluster_id FROM face_clusters"))
+
+    def scales(self) -> dict[int, float]:
+        """``{face id: local scale}`` of every clustered face that has one."""
+        return dict(self.store.query("SELECT face_id, scale FROM face_clusters WHERE scale IS NOT NULL"))
 
     def unclustered(self) -> np.ndarray:
         """Face ids of the store that no cluster holds yet."""
@@ -123,20 +129,31 @@ class ClusterStore:
 
     # writes --------------------------------------------------------------------------------
     def replace_all(self, groups: Sequence[Sequence[int]], representatives: Sequence[int],
-                    names: Sequence[str | None]) -> list[int]:
+                    names: Sequence[str | None], scales: dict[int, float], median_scale: float) -> list[int]:
         """Forget every cluster and the undo log; store these groups of face ids. Returns their ids."""
         with self.store.transaction() as db:
             db.execute("DELETE FROM face_clusters")
             db.execute("DELETE FROM clusters")
             db.execute("DELETE FROM cluster_log")
-            return [self._insert(db, g, r, n) for g, r, n in zip(groups, representatives, names)]
+            db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('cluster_median_scale', ?)",
+                       (repr(float(median_scale)),))
+            ids = [self._insert(db, g, r, n) for g, r, n in zip(groups, representatives, names)]
+            self._set_scales(db, scales)
+            return ids
 
-    def add_groups(self, groups: Sequence[Sequence[int]], representatives: Sequence[int]) -> list[int]:
+    def median_scale(self) -> float | None:
+        v = self.store.get_meta("cluster_median_scale")
+        return float(v) if v else None
+
+    def add_groups(self, groups: Sequence[Sequence[int]], representatives: Sequence[int],
+                   scales: dict[int, float]) -> list[int]:
         """New unnamed clusters of not yet clustered faces."""
         with self.store.transaction() as db:
-            return [self._insert(db, g, r, None) for g, r in zip(groups, representatives)]
+            ids = [self._insert(db, g, r, None) for g, r in zip(groups, representatives)]
+            self._set_scales(db, scales)
+            return ids
 
-    def assign(self, face_ids: Iterable[int], cluster_ids: Iterable[int]) -> None:
+    def assign(self, face_ids: Iterable[int], cluster_ids: Iterable[int], scales: dict[int, float]) -> None:
         """Put faces into existing clusters (faces take the cluster's name as their person)."""
         with self.store.transaction() as db:
             for f, c in zip(face_ids, cluster_ids):
@@ -144,6 +161,7 @@ class ClusterStore:
                 name = db.execute("SELECT name FROM clusters WHERE id = ?", (int(c),)).fetchone()[0]
                 if name:
                     self._set_person(db, [int(f)], name)
+            self._set_scales(db, scales)
 
     def set_representative(self, cluster_id: int, face_id: int) -> None:
         with self.store.transaction() as db:
@@ -178,7 +196,8 @@ class ClusterStore:
                 faces = [r[0] for r in db.execute("SELECT face_id FROM face_clusters WHERE cluster_id = ?", (s,))]
                 moved.append({"id": s, "name": name, "representative": rep, "faces": faces})
             new_name = tname or next((m["name"] for m in moved if m["name"]), None)
-            payload = {"target": target, "target_name": tname, "merged_name": new_name, "sources": moved}
+            persons = self._persons(db, ids)  # who each face was before, for undo
+            payload = {"target": target, "target_name": tname, "sources": moved, "persons": persons}
             for m in moved:
                 db.execute("UPDATE face_clusters SET cluster_id = ? WHERE cluster_id = ?", (target, m["id"]))
                 db.execute("DELETE FROM clusters WHERE id = ?", (m["id"],))
@@ -207,13 +226,10 @@ class ClusterStore:
                 for f in m["faces"]:  # faces removed since the merge stay removed
                     db.execute("UPDATE face_clusters SET cluster_id = ? WHERE face_id = ? AND cluster_id = ?",
                                (m["id"], f, target))
-                faces = [r[0] for r in db.execute("SELECT face_id FROM face_clusters WHERE cluster_id = ?",
-                                                  (m["id"],))]
-                self._set_person(db, faces, m["name"], clear=bool(payload["merged_name"]))
                 restored.append(m["id"])
             db.execute("UPDATE clusters SET name = ? WHERE id = ?", (payload["target_name"], target))
-            faces = [r[0] for r in db.execute("SELECT face_id FROM face_clusters WHERE cluster_id = ?", (target,))]
-            self._set_person(db, faces, payload["target_name"], clear=bool(payload["merged_name"]))
+            for face, person in payload["persons"].items():
+                self._set_person(db, [int(face)], person, clear=True)
             db.execute("UPDATE cluster_log SET undone = 1 WHERE id = ?", (log_id,))
         return {"target": target, "restored": restored}
 
@@ -249,6 +265,19 @@ class ClusterStore:
         if name:
             ClusterStore._set_person(db, faces, name)
         return cid
+
+    @staticmethod
+    def _persons(db: object, cluster_ids: Sequence[int]) -> dict[str, str | None]:
+        rows = db.execute(  # type: ignore[attr-defined]
+            "SELECT fc.face_id, p.name FROM face_clusters fc JOIN faces f ON f.id = fc.face_id "
+            f"LEFT JOIN people p ON p.id = f.person_id WHERE fc.cluster_id IN ({','.join('?' * len(cluster_ids))})",
+            list(cluster_ids)).fetchall()
+        return {str(f): name for f, name in rows}
+
+    @staticmethod
+    def _set_scales(db: object, scales: dict[int, float]) -> None:
+        db.executemany("UPDATE face_clusters SET scale = ? WHERE face_id = ?",  # type: ignore[attr-defined]
+                       [(float(s), int(f)) for f, s in scales.items()])
 
     @staticmethod
     def _set_person(db: object, faces: Sequence[int], name: str | None, clear: bool = False) -> None:

@@ -62,29 +62,38 @@ def cluster_faces(gallery: Gallery, params: ClusterParams | None = None, full: b
     new = np.isin(ids, cs.unclustered())
     if not new.any():
         return ClusterRun("none", 0, cs.counts()["clusters"], 0, 0, time.perf_counter() - t0)
-    # dense map: gallery face id → its cluster (−1 = none yet); the gallery's own index holds every face
-    cluster_of = np.full(int(ids.max()) + 1, -1, dtype=np.int64)
+    median = cs.median_scale()
+    if median is None:  # clustered by an older version: start over
+        return _full(gallery, cs, ids, vecs, before, params, t0)
+    # dense maps by gallery face id: its cluster (−1 = none yet) and local scale; the gallery's own
+    # index holds every face, new ones included
+    top = int(max(ids.max(), max(before))) + 1
+    cluster_of = np.full(top, -1, dtype=np.int64)
+    scale_of = np.full(top, median)
     for f, c in before.items():
-        if f <= ids.max():
-            cluster_of[f] = c
-    labels, _ = assign(vecs[new], gallery.index, cluster_of, params)
+        cluster_of[f] = c
+    for f, s in cs.scales().items():
+        scale_of[f] = s
+    labels, scales, _ = assign(vecs[new], gallery.index, cluster_of, scale_of, median, params)
     new_ids = ids[new]
+    scale_by_face = dict(zip(new_ids.tolist(), scales.tolist()))
     joined = labels >= 0
-    cs.assign(new_ids[joined], labels[joined])
+    cs.assign(new_ids[joined], labels[joined], {f: scale_by_face[f] for f in new_ids[joined].tolist()})
     fresh = np.unique(labels[~joined])
     groups = [new_ids[labels == g] for g in fresh]
     reps = []
     for g in fresh:
         sel = labels == g
         reps.append(int(_representatives(vecs[new][sel], np.zeros(int(sel.sum()), np.int64), new_ids[sel])[0]))
-    cs.add_groups([g.tolist() for g in groups], reps)
+    cs.add_groups([g.tolist() for g in groups], reps, {f: scale_by_face[f] for g in groups for f in g.tolist()})
     return ClusterRun("incremental", int(new.sum()), cs.counts()["clusters"], int(joined.sum()), len(groups),
                       time.perf_counter() - t0)
 
 
 def _full(gallery: Gallery, cs: ClusterStore, ids: np.ndarray, vecs: np.ndarray, before: dict[int, int],
           params: ClusterParams | None, t0: float) -> ClusterRun:
-    labels = cluster(vecs, params).labels
+    result = cluster(vecs, params)
+    labels = result.labels
     # names survive: every face a user named stays with that name; a cluster takes its majority name
     old_names = cs.names()
     named = {f: old_names[c] for f, c in before.items() if c in old_names}
@@ -103,7 +112,8 @@ def _full(gallery: Gallery, cs: ClusterStore, ids: np.ndarray, vecs: np.ndarray,
     for k in keys:
         rows = np.array([pos[f] for f in groups[k]])
         reps.append(int(_representatives(vecs[rows], np.zeros(len(rows), np.int64), ids[rows])[0]))
-    cs.replace_all([groups[k] for k in keys], reps, [k[1] for k in keys])
+    cs.replace_all([groups[k] for k in keys], reps, [k[1] for k in keys],
+                   dict(zip(ids.tolist(), result.scale.tolist())), result.median_scale)
     return ClusterRun("full", len(ids), len(keys), 0, len(keys), time.perf_counter() - t0)
 
 

@@ -100,7 +100,7 @@ def incremental(vectors: np.ndarray, labels: np.ndarray, params: ClusterParams, 
     times, lab = [], None
     for _ in range(repeat):
         t0 = time.perf_counter()
-        lab, _ = extend(base, vectors[old], vectors[new], index, params)
+        lab, _ = extend(base, vectors[new], index, params)
         times.append(time.perf_counter() - t0)
     full_times = []
     for _ in range(repeat):
