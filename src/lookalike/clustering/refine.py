@@ -116,3 +116,32 @@ def prune(vectors: np.ndarray, labels: np.ndarray, threshold: float, min_size: i
     off = big & (d2 >= threshold * threshold)
     out[off] = c + np.arange(int(off.sum()))
     return relabel(out)
+
+
+def rms_spread(vectors: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Per cluster, the root mean squared distance between two of its faces (0 for clusters of one)."""
+    x = np.asarray(vectors, dtype=np.float64)
+    c = int(labels.max()) + 1 if len(labels) else 0
+    n = np.bincount(labels, minlength=c).astype(np.float64)
+    total = np.zeros((c, x.shape[1]))
+    np.add.at(total, labels, x)
+    sq = np.bincount(labels, weights=(x * x).sum(1), minlength=c)
+    # mean over ordered pairs i != j of ||xi - xj||² = (2 n Σ||x||² - 2 ||Σx||²) / (n (n - 1))
+    pair = (2 * n * sq - 2 * (total * total).sum(1)) / np.maximum(n * (n - 1), 1)
+    return np.sqrt(np.maximum(pair, 0))
+
+
+def split_loose(vectors: np.ndarray, labels: np.ndarray, pairs: tuple[np.ndarray, np.ndarray],
+                threshold: float) -> np.ndarray:
+    """Clusters whose faces are not one person's — RMS distance between their faces at or over the
+    same-person ``threshold`` — are clustered again inside by average linkage under ``threshold``."""
+    lab = relabel(labels)
+    loose = rms_spread(vectors, lab) >= threshold
+    if not loose.any():
+        return lab
+    inside = loose[lab]
+    i, j = pairs
+    sel = inside[i] & inside[j] & (lab[i] == lab[j])
+    start = np.where(inside, -1, lab)
+    start[inside] = lab.max() + 1 + np.arange(int(inside.sum()))  # faces of loose clusters start alone
+    return average_linkage(vectors, start, (i[sel], j[sel]), threshold)

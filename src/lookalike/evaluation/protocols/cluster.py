@@ -31,11 +31,16 @@ REFERENCE_SETS = ("orl_att_faces", "yale_faces", "deepface_celebs")
 REFERENCE_FAR = 1e-3
 
 
+#: how photos become vectors here (the recipe the LFW study chose, see the README): described in the results
+VECTORS = "dlib ResNet; HOG up x1, CNN fallback, face covering the centre, 5-point chip padding 0.20, mean with mirror"
+
+
 def face_vectors(paths: Sequence[str | Path]) -> np.ndarray:
-    """``(n, dim)`` float32: the labelled face of each photo (the one switch to the pipeline API)."""
+    """``(n, dim)`` float32: the labelled face of each photo — the one place to switch to the pipeline API
+    (``FacePipeline(default_spec()).labelled_vectors(paths)``) when it lands."""
     from lookalike.evaluation.recipe import Recipe, embed_paths
 
-    return embed_paths(paths, Recipe())
+    return embed_paths(paths, Recipe(fallback="cnn", pick="covers", flip=True, padding=0.20))
 
 
 def lfw_collection(root: str | Path | None = None) -> tuple[list[Path], np.ndarray]:
