@@ -7,6 +7,9 @@ the median of ``s`` over the collection. In a crowded part of the space (dlib's 
 many different people of some groups close together) ``d'`` grows and weak links drop; in a sparse
 part it shrinks. A pair is an edge if ``d < strict`` (sure anyway), or ``d < loose`` and
 ``d' < threshold``. The three distances are the calibrated false-accept points of another data set.
+
+A second pass (:func:`scale_outside`) measures ``s_i`` against faces of *other* clusters of the first
+pass, so a person with many photos is not mistaken for a crowded region.
 """
 
 from __future__ import annotations
@@ -34,6 +37,17 @@ def local_scale(graph: KnnGraph) -> np.ndarray:
     finite = np.isfinite(s)
     fill = s[finite].max() if finite.any() else 1.0
     return np.where(finite & (s > 0), s, fill)
+
+
+def scale_outside(graph: KnnGraph, labels: np.ndarray, rank: int) -> np.ndarray:
+    """Each face's distance to its ``rank``-th neighbour from another cluster than its own — the
+    distance to *other people* around it, even for a person with hundreds of photos (whose k-th
+    neighbour is still that person). Faces with fewer such neighbours fall back to :func:`local_scale`."""
+    other = (graph.ids >= 0) & (labels[np.maximum(graph.ids, 0)] != labels[:, None])
+    d = np.sort(np.where(other, graph.dist, np.inf), axis=1)
+    r = min(rank, graph.k)
+    s = np.where(other.sum(1) >= r, d[:, r - 1], local_scale(graph)).astype(np.float64)
+    return np.where(np.isfinite(s) & (s > 0), s, local_scale(graph))
 
 
 def select(graph: KnnGraph, threshold: float, strict: float | None = None, loose: float | None = None,

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from lookalike.clustering import algorithms, refine
-from lookalike.clustering.edges import local_scale, select
+from lookalike.clustering.edges import local_scale, scale_outside, select
 from lookalike.clustering.graph import KnnGraph, knn_graph
 from lookalike.clustering.refine import prototypes
 from lookalike.clustering.weights import SamePerson, edge_weights
@@ -40,7 +40,7 @@ REFERENCE = Reference(far_1e4=0.420, far_1e3=0.479, far_1e2=0.567, scale=0.029)
 class ClusterParams:
     """How to cluster. The defaults are the setting chosen in docs/clustering.md."""
 
-    algorithm: str = "chinese-whispers"  # see algorithms.ALGORITHMS
+    algorithm: str = "label-propagation"  # see algorithms.ALGORITHMS
     k: int = 60  # neighbours per face in the graph (the k-th also sets the local scale)
     threshold: float = REFERENCE.far_1e3  # edge under this (locally scaled) distance
     strict: float | None = REFERENCE.far_1e4  # always an edge under this distance (None: plain rule)
@@ -49,6 +49,8 @@ class ClusterParams:
     weighting: str = "similarity"  # "similarity" (1 - d) | "probability" | "unit"
     prune: float = REFERENCE.far_1e2  # detach faces this far (RMS) from their cluster (0 = off)
     merge: float = 0.0  # join clusters whose mean vectors are closer than this (0 = off)
+    passes: int = 2  # 2: cluster again with each face's scale measured against other clusters
+    outside_rank: int = 10  # second pass: the scale is the distance to this many-th face of another cluster
     options: dict[str, Any] = field(default_factory=dict, hash=False)  # algorithm keyword arguments
 
     @property
@@ -83,23 +85,33 @@ class Clustering:
         return int(len(self.sizes))
 
 
+def _one_pass(vectors: np.ndarray, graph: KnnGraph, params: ClusterParams, s: np.ndarray,
+              med: float) -> np.ndarray:
+    e = select(graph, params.threshold, params.strict, params.loose, s, med)
+    w = edge_weights(e.dn, params.weighting, params.same)
+    labels = algorithms.get(params.algorithm)(graph.n, e.i, e.j, w, **params.options)
+    if params.prune > 0:
+        labels = refine.prune(vectors, labels, params.prune)
+    return labels
+
+
 def cluster_graph(vectors: np.ndarray, graph: KnnGraph, params: ClusterParams) -> Clustering:
     """Cluster faces whose k-NN graph is already built."""
     t0 = time.perf_counter()
     s = local_scale(graph)
     med = float(np.median(s)) if len(s) else 1.0
-    e = select(graph, params.threshold, params.strict, params.loose, s, med)
-    w = edge_weights(e.dn, params.weighting, params.same)
+    labels = _one_pass(vectors, graph, params, s, med)
     t1 = time.perf_counter()
-    labels = algorithms.get(params.algorithm)(graph.n, e.i, e.j, w, **params.options)
+    if params.local and params.passes >= 2:
+        s = scale_outside(graph, labels, params.outside_rank)
+        med = float(np.median(s))
+        labels = _one_pass(vectors, graph, params, s, med)
     t2 = time.perf_counter()
-    if params.prune > 0:
-        labels = refine.prune(vectors, labels, params.prune)
     if params.merge > 0:
         labels = refine.merge_by_prototype(vectors, labels, params.merge)
     protos, sizes = prototypes(vectors, labels)
     t3 = time.perf_counter()
-    return Clustering(labels, protos, sizes, s, med, {"edges": t1 - t0, "cluster": t2 - t1, "refine": t3 - t2})
+    return Clustering(labels, protos, sizes, s, med, {"pass1": t1 - t0, "pass2": t2 - t1, "refine": t3 - t2})
 
 
 def cluster(vectors: np.ndarray, params: ClusterParams | None = None, index: str = "hnsw") -> Clustering:

@@ -40,9 +40,17 @@ def assign(new_vectors: np.ndarray, index: Index, cluster_of: np.ndarray, scale_
     outer = query_graph(index, vecs, params.k)
     known = (outer.ids >= 0) & (cluster_of[np.maximum(outer.ids, 0)] >= 0)
     outer_d = np.where(known, outer.dist, np.inf)
-    # a new face's local scale: its k-th nearest among the existing and the other new faces
-    both = np.sort(np.concatenate([inner.dist, outer_d], axis=1), axis=1)[:, params.k - 1].astype(np.float64)
-    scale = np.where(np.isfinite(both) & (both > 0), both, median_scale)
+    # a new face's local scale, as the clustering measured it for the others: with two passes the
+    # distance to its outside_rank-th existing neighbour outside the cluster of its nearest one, else
+    # its k-th nearest among the existing and the other new faces
+    if params.local and params.passes >= 2:
+        near = cluster_of[np.maximum(outer.ids[:, 0], 0)]
+        other = known & (cluster_of[np.maximum(outer.ids, 0)] != near[:, None])
+        d_other = np.sort(np.where(other, outer.dist, np.inf), axis=1)
+        pick = d_other[:, min(params.outside_rank, outer.k) - 1].astype(np.float64)
+    else:
+        pick = np.sort(np.concatenate([inner.dist, outer_d], axis=1), axis=1)[:, params.k - 1].astype(np.float64)
+    scale = np.where(np.isfinite(pick) & (pick > 0), pick, median_scale)
     e = select(inner, params.threshold, params.strict, params.loose, scale, median_scale)
     groups = algorithms.get(params.algorithm)(m, e.i, e.j, edge_weights(e.dn, params.weighting, params.same),
                                               **params.options)

@@ -145,3 +145,33 @@ def split_loose(vectors: np.ndarray, labels: np.ndarray, pairs: tuple[np.ndarray
     start = np.where(inside, -1, lab)
     start[inside] = lab.max() + 1 + np.arange(int(inside.sum()))  # faces of loose clusters start alone
     return average_linkage(vectors, start, (i[sel], j[sel]), threshold)
+
+
+def attach_singletons(vectors: np.ndarray, labels: np.ndarray, pairs: tuple[np.ndarray, np.ndarray],
+                      threshold: float, min_size: int = 2) -> np.ndarray:
+    """A face alone joins the cluster (of ``min_size`` or more faces) whose faces it is nearest to in root
+    mean squared distance, when that is under ``threshold``; candidates are the clusters of its graph
+    neighbours in ``pairs``. Clusters never merge with each other here."""
+    x = np.asarray(vectors, dtype=np.float64)
+    lab = relabel(labels)
+    c = int(lab.max()) + 1 if len(lab) else 0
+    n = np.bincount(lab, minlength=c).astype(np.float64)
+    total = np.zeros((c, x.shape[1]))
+    np.add.at(total, lab, x)
+    sq = np.bincount(lab, weights=(x * x).sum(1), minlength=c)
+    i, j = np.concatenate([pairs[0], pairs[1]]), np.concatenate([pairs[1], pairs[0]])
+    sel = (n[lab[i]] == 1) & (n[lab[j]] >= min_size)
+    face, target = i[sel], lab[j[sel]]
+    if len(face) == 0:
+        return lab
+    key = np.unique(face * c + target)
+    face, target = key // c, key % c
+    norms = (x[face] ** 2).sum(1)
+    d2 = norms + sq[target] / n[target] - 2 * np.einsum("ij,ij->i", x[face], total[target] / n[target][:, None])
+    ok = d2 < threshold * threshold
+    face, target, d2 = face[ok], target[ok], d2[ok]
+    order = np.lexsort((d2, face))
+    first = order[np.r_[True, face[order][1:] != face[order][:-1]]] if len(order) else order
+    out = lab.copy()
+    out[face[first]] = target[first]
+    return relabel(out)

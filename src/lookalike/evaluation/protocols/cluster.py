@@ -31,8 +31,8 @@ REFERENCE_SETS = ("orl_att_faces", "yale_faces", "deepface_celebs")
 REFERENCE_FAR = 1e-3
 
 
-#: how photos become vectors here (the recipe the LFW study chose, see the README): described in the results
-VECTORS = "dlib ResNet; HOG up x1, CNN fallback, face covering the centre, 5-point chip padding 0.20, mean with mirror"
+#: how photos become vectors here, as the results describe it
+VECTORS = "dlib ResNet, plain recipe: HOG upsampled once, face nearest the centre, 5-point 150x150 chip, padding 0.25"
 
 
 def face_vectors(paths: Sequence[str | Path]) -> np.ndarray:
@@ -40,7 +40,7 @@ def face_vectors(paths: Sequence[str | Path]) -> np.ndarray:
     (``FacePipeline(default_spec()).labelled_vectors(paths)``) when it lands."""
     from lookalike.evaluation.recipe import Recipe, embed_paths
 
-    return embed_paths(paths, Recipe(fallback="cnn", pick="covers", flip=True, padding=0.20))
+    return embed_paths(paths, Recipe())
 
 
 def lfw_collection(root: str | Path | None = None) -> tuple[list[Path], np.ndarray]:
