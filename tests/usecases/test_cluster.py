@@ -32,7 +32,7 @@ def _truth(g: Gallery) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def _cluster_of(g: Gallery, person: str) -> int:
-    ids, who, cl = _truth(g)
+    _ids, who, cl = _truth(g)
     return Counter(cl[who == person].tolist()).most_common(1)[0][0]
 
 
@@ -40,7 +40,7 @@ def test_full_clustering_finds_the_people(gallery_copy: Path, pipeline: FacePipe
     with _open(gallery_copy, pipeline) as g:
         run = uc.cluster_faces(g)
         assert run.mode == "full" and run.faces == len(g.index)
-        ids, who, cl = _truth(g)
+        _ids, who, cl = _truth(g)
         s = score(cl, who)
         # strangers are not merged; most photos of a person are found together (measured: P 1.0, F 0.86)
         assert s.pairwise_precision >= 0.95 and s.pairwise_f >= 0.8 and s.bcubed_f >= 0.85, s

@@ -82,7 +82,7 @@ class Clustering:
 
     @property
     def count(self) -> int:
-        return int(len(self.sizes))
+        return len(self.sizes)
 
 
 def _one_pass(vectors: np.ndarray, graph: KnnGraph, params: ClusterParams, s: np.ndarray,

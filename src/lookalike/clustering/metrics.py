@@ -66,4 +66,4 @@ def score(pred: np.ndarray, truth: np.ndarray) -> ClusterScores:
     bp = float((cells**2 / sizes_p[rows]).sum() / n)
     br = float((cells**2 / sizes_t[cols]).sum() / n)
     return ClusterScores(prec, rec, _f(prec, rec), bp, br, _f(bp, br),
-                         int(len(sizes_p)), int((sizes_p == 1).sum()), int(len(sizes_t)))
+                         len(sizes_p), int((sizes_p == 1).sum()), len(sizes_t))

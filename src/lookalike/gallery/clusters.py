@@ -115,7 +115,7 @@ class ClusterStore:
         return [self.get(cid, faces) for cid, _ in rows]
 
     def counts(self) -> dict[str, int]:
-        one = lambda q: int(self.store.query(q)[0][0])  # noqa: E731
+        one = lambda q: int(self.store.query(q)[0][0])
         return {
             "clusters": one("SELECT COUNT(DISTINCT cluster_id) FROM face_clusters"),
             "named": one("SELECT COUNT(*) FROM clusters c WHERE name IS NOT NULL AND EXISTS "
@@ -189,7 +189,7 @@ class ClusterStore:
             self._check(c)
         target, sources = ids[0], ids[1:]
         with self.store.transaction() as db:
-            tname, trep = db.execute("SELECT name, representative FROM clusters WHERE id = ?", (target,)).fetchone()
+            tname, _trep = db.execute("SELECT name, representative FROM clusters WHERE id = ?", (target,)).fetchone()
             moved = []
             for s in sources:
                 name, rep = db.execute("SELECT name, representative FROM clusters WHERE id = ?", (s,)).fetchone()

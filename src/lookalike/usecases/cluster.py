@@ -155,4 +155,4 @@ def undo_merge(gallery: Gallery) -> dict[str, Any]:
 def cluster_summary(gallery: Gallery) -> dict[str, int]:
     """Numbers of clusters, named clusters, clustered and unclustered faces."""
     cs = ClusterStore(gallery.store)
-    return {**cs.counts(), "unclustered_faces": int(len(cs.unclustered()))}
+    return {**cs.counts(), "unclustered_faces": len(cs.unclustered())}

@@ -66,7 +66,7 @@ def reference_calibration(far: float = REFERENCE_FAR, sets: Sequence[str] = REFE
         iu = np.triu_indices(len(v), 1)
         dists.append(np.linalg.norm(v[iu[0]] - v[iu[1]], axis=1))
         same.append(lab[iu[0]] == lab[iu[1]])
-        sizes[name] = {"photos": len(items), "people": int(len(set(lab)))}
+        sizes[name] = {"photos": len(items), "people": len(set(lab))}
     d, s = np.concatenate(dists), np.concatenate(same)
     fit = fit_logistic(d, s)
     threshold = float(np.quantile(d[~s], far))
@@ -98,7 +98,7 @@ def incremental(vectors: np.ndarray, labels: np.ndarray, params: ClusterParams, 
                 seed: int = 0, repeat: int = 1) -> dict[str, Any]:
     """Cluster a seeded ``1 - fraction`` of the photos, add the rest incrementally; compare with a full run."""
     order = np.random.default_rng(seed).permutation(len(vectors))
-    cut = int(round(len(vectors) * (1 - fraction)))
+    cut = round(len(vectors) * (1 - fraction))
     old, new = order[:cut], order[cut:]
     base = cluster(vectors[old], params)
     index = build_index(vectors[old])  # the gallery keeps this index; building it is not the increment
