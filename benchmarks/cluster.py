@@ -192,6 +192,9 @@ def write_report(data: dict[str, Any], out: Path) -> None:
              "3. **Graph clustering**: label propagation (igraph; Chinese Whispers' update rule, in C).",
              ("4. **Pruning**: a face whose root-mean-squared distance to the other faces of its cluster is over "
              "the loose distance leaves it and stands alone."),
+             ("5. **Second pass**: steps 2–4 again, with `sᵢ` now face i's distance to its 10th neighbour "
+              "*outside* its first-pass cluster — the distance to other people around it, even for a person with "
+              "hundreds of photos (whose 60th neighbour is still that person)."),
              "", ("**Singletons**: a face with no edge, or pruned, is a cluster of one. Every photo is scored: a "
              "cluster of one has no pairs (pairwise metrics) and BCubed precision 1 — the convention of Otto, "
              "Wang & Jain (TPAMI 2018) and of BCubed (Amigó et al. 2009). The page hides groups of one by default."),

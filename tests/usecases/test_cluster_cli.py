@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -39,3 +40,27 @@ def test_cluster_commands(gallery_copy: Path) -> None:
     bad = runner.invoke(app, ["cluster", "show", "999999", *g])
     assert bad.exit_code == 1 and "no cluster 999999" in bad.output
     assert runner.invoke(app, ["cluster", "undo", *g]).exit_code == 1  # nothing to undo
+
+
+def test_cluster_an_unlabelled_folder_of_group_photos(group_photos: Path, tmp_path: Path) -> None:
+    """Five photos of the same TV cast: every face of every photo is kept and grouped; one person appears
+    once per photo, so a group never holds two faces of one photo, and some groups span photos."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for n in range(1, 6):
+        shutil.copy(group_photos / f"faceapi_bbt{n}.jpg", folder)
+    g = ["--gallery", str(tmp_path / "gallery")]
+    run = cli("run", str(folder), *g)
+    assert run["mode"] == "full" and run["faces"] >= 10
+    groups = cli("list", *g, "--limit", "1000")["clusters"]
+    assert sum(c["size"] for c in groups) == run["faces"]
+    from lookalike.api import open_gallery
+
+    with open_gallery(tmp_path / "gallery", create=False) as gal:
+        recs = gal.store.faces([f for c in groups for f in c["faces"]])
+    spans = []
+    for c in groups:
+        images = [recs[f].image for f in c["faces"]]
+        assert len(images) == len(set(images)), c  # never two faces of one photo
+        spans.append(len(set(images)))
+    assert max(spans) >= 3  # someone was recognised across at least three photos
