@@ -183,7 +183,7 @@ def write_report(data: dict[str, Any], out: Path) -> None:
              " merge / split / undo`, the REST API under `/api/clusters` and the page at `/clusters` work on the"
              " groups. A named group becomes a person of the gallery (searches show the name)."), "",
              "## How it clusters", "",
-             "1. **k-NN graph** of the face vectors from our HNSW index (k = 60, ef 128).",
+             "1. **k-NN graph** of the face vectors from our HNSW index (k = 60, beam width 64).",
              ("2. **Edges**, locally scaled: a pair is an edge if its distance is under the *strict* distance, or "
              "under the *loose* distance and its locally scaled distance `d·M/√(sᵢsⱼ)` is under the *threshold* "
              "(`sᵢ`: face i's distance to its 60th neighbour, `M`: the median of `s`). dlib's vectors put faces "
