@@ -128,7 +128,7 @@ def lfw(seeds: int) -> None:
               f"{row['bcubed_recall']:.4f}/{row['bcubed_f']:.4f} ± {row['bcubed_f_std']:.4f}  "
               f"clusters {row['clusters']:.0f}  {row['seconds']:.1f} s", flush=True)
     save("lfw", {"photos": len(vectors), "people": len(set(labels)), "seeds": seeds,
-                 "vectors": protocol.VECTORS, "chosen": chosen.as_dict(), "machine": machine(), "methods": rows})
+                 "vectors": protocol.describe_vectors(), "chosen": chosen.as_dict(), "machine": machine(), "methods": rows})
 
 
 def incremental(seeds: int) -> None:

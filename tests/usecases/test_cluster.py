@@ -13,8 +13,10 @@ from lookalike.errors import LookalikeError
 from lookalike.faces.pipeline import FacePipeline
 from lookalike.gallery import Gallery, lfw
 from lookalike.gallery.clusters import ClusterNotFoundError, ClusterStore
+from lookalike.gallery.ingest import ingest
 from lookalike.usecases import cluster as uc
-from tests.service.conftest import PEOPLE, PER_PERSON
+from lookalike.usecases.search import search_photo
+from tests._galleries import PEOPLE, PER_PERSON
 
 
 def _open(path: Path, pipeline: FacePipeline) -> Gallery:
@@ -59,7 +61,7 @@ def test_named_cluster_is_a_searchable_person_and_names_survive_reclustering(
         cid = _cluster_of(g, "Joseph_Biden")
         info = uc.name_cluster(g, cid, "Uncle Joe")
         assert info.name == "Uncle Joe"
-        top = g.search_photo(photos["biden"], k=1)[0].neighbours[0]
+        top = search_photo(g, photos["biden"], k=1).faces[0].neighbours[0]
         assert top.person == "Uncle Joe"
         assert "Uncle Joe" in [p[0] for p in g.store.people()]
         members = set(uc.show_cluster(g, cid).faces)
@@ -112,7 +114,7 @@ def test_new_photos_join_their_person_incrementally(
         before = uc.cluster_summary(g)["clusters"]
         extra = [it for p in ("Alejandro_Toledo", "Andre_Agassi")
                  for it in [x for x in lfw(lfw_root) if x.person == p][PER_PERSON:PER_PERSON + 2]]
-        rep = g.ingest(extra, workers=1, progress=False)
+        rep = ingest(g, extra, workers=1, progress=False)
         assert rep.added_faces == 4
         run = uc.cluster_faces(g)
         assert run.mode == "incremental" and run.faces == 4 and run.joined >= 3

@@ -1,7 +1,8 @@
 """Clustering protocol: group every LFW photo by person with the labels hidden, then score.
 
-* Data: all 13,233 LFW photos, one vector per photo — the labelled (central) face, from
-  :func:`face_vectors`, the one place that turns photos into vectors here.
+* Data: all 13,233 LFW photos, one vector per photo — the labelled face, from :func:`face_vectors`
+  (the pipeline's labelled vectors), shuffled with a fixed seed (LFW's own order is person by person
+  and would leak the labels to an order-dependent clustering).
 * Setting: one :class:`~lookalike.clustering.ClusterParams`, chosen without LFW's labels: its distance
   threshold and probability scale come from :func:`reference_calibration` (other labelled sets).
 * Scores: pairwise and BCubed precision / recall / F over all photos; every unclustered photo is a
@@ -31,16 +32,22 @@ REFERENCE_SETS = ("orl_att_faces", "yale_faces", "deepface_celebs")
 REFERENCE_FAR = 1e-3
 
 
-#: how photos become vectors here, as the results describe it
-VECTORS = "dlib ResNet, plain recipe: HOG upsampled once, face nearest the centre, 5-point 150x150 chip, padding 0.25"
+def face_vectors(paths: Sequence[str | Path], pipeline: Any = None) -> np.ndarray:
+    """``(n, dim)`` float32: the labelled face of each photo, through the one pipeline (the default
+    spec unless ``pipeline`` is given), cached by spec."""
+    from lookalike.faces.batch import labelled
+    from lookalike.faces.pipeline import FacePipeline
+
+    pipe = pipeline or FacePipeline()
+    return labelled(pipe, [str(p) for p in paths], progress=False).vectors
 
 
-def face_vectors(paths: Sequence[str | Path]) -> np.ndarray:
-    """``(n, dim)`` float32: the labelled face of each photo — the one place to switch to the pipeline API
-    (``FacePipeline(default_spec()).labelled_vectors(paths)``) when it lands."""
-    from lookalike.evaluation.recipe import Recipe, embed_paths
+def describe_vectors(pipeline: Any = None) -> str:
+    """The model and pipeline spec the vectors come from, for the results."""
+    from lookalike.faces.pipeline import FacePipeline
 
-    return embed_paths(paths, Recipe())
+    pipe = pipeline or FacePipeline()
+    return f"{pipe.card.name} [{pipe.spec.describe()}]"
 
 
 def lfw_collection(root: str | Path | None = None) -> tuple[list[Path], np.ndarray]:
@@ -52,7 +59,8 @@ def lfw_collection(root: str | Path | None = None) -> tuple[list[Path], np.ndarr
     return [it.path for it in items], np.array([it.person for it in items])
 
 
-def reference_calibration(far: float = REFERENCE_FAR, sets: Sequence[str] = REFERENCE_SETS) -> dict[str, Any]:
+def reference_calibration(far: float = REFERENCE_FAR, sets: Sequence[str] = REFERENCE_SETS,
+                          pipeline: Any = None) -> dict[str, Any]:
     """Same-person curve from every pair of the reference sets: the distance at ``far`` false accepts
     (the edge threshold) and the width of a balanced logistic fit (the probability scale)."""
     from lookalike.gallery.sources import folder_per_person
@@ -61,7 +69,7 @@ def reference_calibration(far: float = REFERENCE_FAR, sets: Sequence[str] = REFE
     dists, same, sizes = [], [], {}
     for name in sets:
         items = folder_per_person(datasets_dir() / name)
-        v = face_vectors([it.path for it in items]).astype(np.float64)
+        v = face_vectors([it.path for it in items], pipeline).astype(np.float64)
         lab = np.array([it.person for it in items])
         iu = np.triu_indices(len(v), 1)
         dists.append(np.linalg.norm(v[iu[0]] - v[iu[1]], axis=1))
@@ -75,10 +83,14 @@ def reference_calibration(far: float = REFERENCE_FAR, sets: Sequence[str] = REFE
             "true_accept_rate": float((d[s] < threshold).mean())}
 
 
-def reference_params(far: float = REFERENCE_FAR, **changes: Any) -> ClusterParams:
-    """The chosen setting with the threshold and scale of :func:`reference_calibration`."""
-    cal = reference_calibration(far)
-    return ClusterParams(threshold=round(cal["threshold"], 3), scale=round(cal["scale"], 3)).with_(**changes)
+def reference_params(pipeline: Any = None) -> tuple[ClusterParams, dict[str, Any]]:
+    """The chosen setting with its three distances from :func:`reference_calibration` (FAR 1e-4, 1e-3,
+    1e-2), and the calibration itself."""
+    cal = {f: reference_calibration(f, pipeline=pipeline) for f in (1e-4, 1e-3, 1e-2)}
+    t = {f: round(c["threshold"], 3) for f, c in cal.items()}
+    params = ClusterParams(strict=t[1e-4], threshold=t[1e-3], loose=t[1e-2], prune=t[1e-2],
+                           scale=round(cal[1e-3]["scale"], 3))
+    return params, {str(f): c for f, c in cal.items()}
 
 
 def run(vectors: np.ndarray, labels: np.ndarray, params: ClusterParams, repeat: int = 1) -> dict[str, Any]:
@@ -119,3 +131,31 @@ def incremental(vectors: np.ndarray, labels: np.ndarray, params: ClusterParams, 
             "full": {**ref.as_dict(), "seconds": min(full_times)},
             "time_ratio": min(times) / min(full_times),
             "pairwise_f_gap": ref.pairwise_f - inc.pairwise_f, "bcubed_f_gap": ref.bcubed_f - inc.bcubed_f}
+
+
+class LfwClustering:
+    """`lookalike eval` protocol: all of LFW clustered with the labels hidden, one setting from other sets."""
+
+    name = "lfw-cluster"
+    summary = "all of LFW grouped by person, labels hidden: pairwise and BCubed P/R/F, clusters, time"
+    needs = ("lfw", *REFERENCE_SETS)
+
+    def run(self, ctx: Any) -> dict[str, Any]:
+        params, cal = reference_params(ctx.pipeline)
+        paths, labels = ctx.labelled_photos("lfw", 1)
+        order = np.random.default_rng(0).permutation(len(paths))
+        vecs = ctx.vectors(paths)[order]
+        out = run(vecs, np.asarray(labels)[order], params)
+        return {**out, "calibration": {k: {"threshold": v["threshold"], "true_accept_rate": v["true_accept_rate"]}
+                                       for k, v in cal.items()}, "people": len(set(labels))}
+
+    def markdown(self, r: dict[str, Any], ctx: Any) -> list[str]:
+        p = r["params"]
+        return [f"## LFW clustering ({r['classes']:,} people, labels hidden)", "",
+                (f"Setting from other labelled sets: edges under {p['strict']} / {p['threshold']} / {p['loose']} "
+                "(FAR 1e-4 / 1e-3 / 1e-2 there). Faces alone count as clusters of one."), "",
+                "| pairwise P | pairwise R | pairwise F | BCubed P | BCubed R | BCubed F | clusters | seconds |",
+                "|---|---|---|---|---|---|---|---|",
+                (f"| {100 * r['pairwise_precision']:.2f}% | {100 * r['pairwise_recall']:.2f}% | "
+                f"{100 * r['pairwise_f']:.2f}% | {100 * r['bcubed_precision']:.2f}% | {100 * r['bcubed_recall']:.2f}% | "
+                f"{100 * r['bcubed_f']:.2f}% | {r['clusters']:,} | {r['seconds']:.1f} |"), ""]

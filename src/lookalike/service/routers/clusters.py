@@ -15,10 +15,11 @@ from pydantic import BaseModel, Field
 from lookalike import __version__
 from lookalike.gallery.clusters import ClusterNotFoundError
 from lookalike.service.http_errors import NotFoundError
-from lookalike.service.routers.gallery import clean_name, require_writer
+from lookalike.service.routers.gallery import require_writer
 from lookalike.service.routers.pages import TEMPLATES
 from lookalike.service.state import ServiceState, get_state
 from lookalike.usecases import cluster as uc
+from lookalike.usecases.enrol import clean_name
 
 router = APIRouter(prefix="/api/clusters", tags=["clusters"])
 State = Annotated[ServiceState, Depends(get_state)]
