@@ -96,3 +96,10 @@ def test_logistic_calibration() -> None:
     assert 0.58 < fit.threshold < 0.62 and fit.probability(np.array([0.3]))[0] > 0.99
     with pytest.raises(LookalikeError):
         fit_logistic(d, np.ones(4000, bool))
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 3])
+def test_tiny_collections(n: int, faces: tuple[np.ndarray, np.ndarray]) -> None:
+    for algorithm in sorted(ALGORITHMS):
+        c = cluster(faces[0][:n], ClusterParams(algorithm=algorithm))
+        assert len(c.labels) == n and (n == 0 or sorted(set(c.labels.tolist())) == list(range(c.count)))
