@@ -380,6 +380,118 @@ def _default_spec() -> Any:
     return default_spec()
 
 
+# ------------------------------------------------------------------------------------------ clusters
+cluster_app = typer.Typer(help="Group the gallery's faces by person: cluster, browse, name, merge, split, undo.",
+                          no_args_is_help=True)
+app.add_typer(cluster_app, name="cluster")
+
+
+def _clusters_out(rows: list[Any], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps({"clusters": [r.as_dict() for r in rows]}))
+        return
+    table = Table()
+    for col in ("cluster", "name", "faces", "representative", "face ids"):
+        table.add_column(col)
+    for r in rows:
+        shown = ", ".join(map(str, r.faces[:12])) + (" …" if r.size > len(r.faces[:12]) else "")
+        table.add_row(str(r.cluster_id), r.name or "—", str(r.size), str(r.representative), shown)
+    console.print(table)
+
+
+@cluster_app.command("run")
+@user_errors
+def cluster_run(
+    photos: Annotated[Path | None, typer.Argument(help="A folder of unlabelled photos to add first (every face).")] = None,
+    gallery: GalleryOpt = None,
+    full: Annotated[bool, typer.Option("--full", help="Re-cluster every face (names survive).")] = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Cluster the gallery's faces not yet in a cluster (the first run, or --full, clusters them all)."""
+    from lookalike.api import build_gallery, open_gallery
+    from lookalike.gallery.sources import loose_photos
+    from lookalike.usecases.cluster import cluster_faces
+
+    if photos is not None:
+        build_gallery(loose_photos(photos), _gallery_path(gallery), progress=not as_json)
+    with open_gallery(_gallery_path(gallery), create=False) as g:
+        run = cluster_faces(g, full=full)
+    print(json.dumps(run.as_dict())) if as_json else console.print(
+        ", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in run.as_dict().items()))
+
+
+@cluster_app.command("list")
+@user_errors
+def cluster_list(
+    gallery: GalleryOpt = None,
+    min_size: Annotated[int, typer.Option(help="Only clusters of at least this many faces.")] = 1,
+    limit: Annotated[int, typer.Option(help="At most this many clusters.")] = 50,
+    as_json: JsonOpt = False,
+) -> None:
+    """Clusters, named first, then the largest first."""
+    from lookalike.api import open_gallery
+    from lookalike.usecases.cluster import list_clusters
+
+    with open_gallery(_gallery_path(gallery), create=False) as g:
+        _clusters_out(list_clusters(g, min_size, limit), as_json)
+
+
+@cluster_app.command("show")
+@user_errors
+def cluster_show(cluster_id: int, gallery: GalleryOpt = None, as_json: JsonOpt = False) -> None:
+    """One cluster with all its faces."""
+    from lookalike.api import open_gallery
+    from lookalike.usecases.cluster import show_cluster
+
+    with open_gallery(_gallery_path(gallery), create=False) as g:
+        _clusters_out([show_cluster(g, cluster_id)], as_json)
+
+
+@cluster_app.command("name")
+@user_errors
+def cluster_name(cluster_id: int, name: str, gallery: GalleryOpt = None, as_json: JsonOpt = False) -> None:
+    """Name a cluster: its faces become that person of the gallery."""
+    from lookalike.api import open_gallery
+    from lookalike.usecases.cluster import name_cluster
+
+    with open_gallery(_gallery_path(gallery), create=False) as g:
+        _clusters_out([name_cluster(g, cluster_id, name)], as_json)
+
+
+@cluster_app.command("merge")
+@user_errors
+def cluster_merge(cluster_ids: list[int], gallery: GalleryOpt = None, as_json: JsonOpt = False) -> None:
+    """Merge clusters into the first one (undo with `lookalike cluster undo`)."""
+    from lookalike.api import open_gallery
+    from lookalike.usecases.cluster import merge_clusters
+
+    with open_gallery(_gallery_path(gallery), create=False) as g:
+        _clusters_out([merge_clusters(g, cluster_ids)], as_json)
+
+
+@cluster_app.command("split")
+@user_errors
+def cluster_split(face_ids: list[int], gallery: GalleryOpt = None, as_json: JsonOpt = False) -> None:
+    """Move faces of one cluster into a new cluster of their own."""
+    from lookalike.api import open_gallery
+    from lookalike.usecases.cluster import split_faces
+
+    with open_gallery(_gallery_path(gallery), create=False) as g:
+        _clusters_out([split_faces(g, face_ids)], as_json)
+
+
+@cluster_app.command("undo")
+@user_errors
+def cluster_undo(gallery: GalleryOpt = None, as_json: JsonOpt = False) -> None:
+    """Undo the last merge."""
+    from lookalike.api import open_gallery
+    from lookalike.usecases.cluster import undo_merge
+
+    with open_gallery(_gallery_path(gallery), create=False) as g:
+        out = undo_merge(g)
+    print(json.dumps(out)) if as_json else console.print(f"restored clusters {out['restored']} from {out['target']}")
+
+
 def main() -> None:  # pragma: no cover - console-script entry point
     sys.exit(app())
 

@@ -214,6 +214,11 @@ class Store:
         return int(db.execute("SELECT id FROM people WHERE name = ?", (name,)).fetchone()[0])
 
     # reads -----------------------------------------------------------------------------
+    def query(self, sql: str, params: Iterable[object] = ()) -> list[tuple]:
+        """Rows of one read-only SQL statement (for modules that keep their own tables here)."""
+        with self._lock:
+            return self._db.execute(sql, tuple(params)).fetchall()
+
     def paths_with_sha256(self, sha256: str) -> set[str]:
         """Stored image paths whose file content has this SHA-256 (the same photo, wherever it lies)."""
         with self._lock:

@@ -15,6 +15,7 @@ from lookalike.evaluation.protocols.base import (
     get_protocol,
     register,
 )
+from lookalike.evaluation.protocols.cluster import LfwClustering
 from lookalike.evaluation.protocols.features import FeatureStudy
 from lookalike.evaluation.protocols.lfw_verification import LfwVerification
 from lookalike.evaluation.protocols.openset import LfwOpenSet
@@ -25,5 +26,6 @@ register(Retrieval("lfw-retrieval", "lfw", 2, "LFW, people with ≥ 2 photos"))
 register(Retrieval("orl-retrieval", "orl_att_faces", 1, "AT&T/ORL"))
 register(LfwOpenSet())
 register(FeatureStudy())
+register(LfwClustering())
 
 __all__ = ["EvalContext", "Protocol", "available_protocols", "get_protocol", "register"]

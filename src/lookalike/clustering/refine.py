@@ -1,0 +1,132 @@
+"""Cluster-level refinement after the graph clustering."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lookalike.clustering.algorithms import relabel
+
+
+def prototypes(vectors: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean vector and size of each cluster ``0..max(labels)``."""
+    c = int(labels.max()) + 1 if len(labels) else 0
+    sizes = np.bincount(labels, minlength=c)
+    sums = np.zeros((c, vectors.shape[1]), dtype=np.float64)
+    np.add.at(sums, labels, vectors)
+    return (sums / np.maximum(sizes, 1)[:, None]).astype(np.float32), sizes
+
+
+def merge_by_prototype(vectors: np.ndarray, labels: np.ndarray, threshold: float) -> np.ndarray:
+    """Join clusters whose mean vectors are closer than ``threshold`` (single linkage over prototypes,
+    found with an exact search among the prototypes of clusters that have any neighbour that close)."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    from lookalike.clustering.graph import knn_graph
+
+    protos, _ = prototypes(vectors, labels)
+    c = len(protos)
+    if c < 2:
+        return labels
+    g = knn_graph(protos, min(10, c - 1), index="exact")
+    rows = np.repeat(np.arange(c), g.k)
+    ok = (g.ids.reshape(-1) >= 0) & (g.dist.reshape(-1) < threshold)
+    m = coo_matrix((np.ones(ok.sum()), (rows[ok], g.ids.reshape(-1)[ok])), shape=(c, c))
+    return relabel(connected_components(m, directed=False)[1][labels])
+
+
+def average_linkage(vectors: np.ndarray, labels: np.ndarray, pairs: tuple[np.ndarray, np.ndarray],
+                    threshold: float, max_rounds: int = 10_000) -> np.ndarray:
+    """Join clusters by graph-restricted average linkage on squared distances, in reciprocal rounds.
+
+    The linkage of clusters A and B is the root mean squared distance between their faces,
+    ``sqrt(mean ||a - b||²)``, exact and O(dim) from each cluster's count, vector sum and sum of squared
+    norms. Only clusters joined by a face pair in ``pairs`` are compared. Each round every cluster finds
+    its nearest candidate; mutual nearest pairs under ``threshold`` merge (average linkage is reducible,
+    so these rounds make the same merges as the greedy algorithm on the candidate graph).
+    """
+    x = np.asarray(vectors, dtype=np.float64)
+    lab = relabel(labels)
+    c = int(lab.max()) + 1 if len(lab) else 0
+    count = np.bincount(lab, minlength=c).astype(np.float64)
+    total = np.zeros((c, x.shape[1]))
+    np.add.at(total, lab, x)
+    sq = np.bincount(lab, weights=(x * x).sum(1), minlength=c)
+    a, b = lab[pairs[0]], lab[pairs[1]]
+    parent = np.arange(c)
+    limit = threshold * threshold
+    for _ in range(max_rounds):
+        keep = a != b
+        a, b = np.minimum(a[keep], b[keep]), np.maximum(a[keep], b[keep])
+        if len(a) == 0:
+            break
+        key = np.unique(a * c + b)
+        a, b = key // c, key % c
+        mean = total / count[:, None]
+        d2 = sq[a] / count[a] + sq[b] / count[b] - 2 * np.einsum("ij,ij->i", mean[a], mean[b])
+        ok = d2 < limit
+        if not ok.any():
+            break
+        a, b, d2 = a[ok], b[ok], d2[ok]
+        # each cluster's nearest candidate (ties: the smaller id)
+        ends = np.concatenate([a, b])
+        other = np.concatenate([b, a])
+        dd = np.concatenate([d2, d2])
+        order = np.lexsort((other, dd, ends))
+        first = order[np.r_[True, ends[order][1:] != ends[order][:-1]]]
+        best = np.full(c, -1)
+        best[ends[first]] = other[first]
+        mutual = (best[a] == b) & (best[b] == a)
+        if not mutual.any():
+            break
+        ma, mb = a[mutual], b[mutual]  # merge b into a
+        count[ma] += count[mb]
+        total[ma] += total[mb]
+        sq[ma] += sq[mb]
+        parent[mb] = ma
+        remap = np.arange(c)
+        remap[mb] = ma
+        a, b = remap[a], remap[b]
+    # resolve merge chains (b → a → …)
+    root = parent.copy()
+    while True:
+        nxt = root[root]
+        if np.array_equal(nxt, root):
+            break
+        root = nxt
+    return relabel(root[lab])
+
+
+def prune(vectors: np.ndarray, labels: np.ndarray, threshold: float, min_size: int = 3) -> np.ndarray:
+    """Detach faces whose root mean squared distance to the other faces of their cluster is at least
+    ``threshold`` (clusters of ``min_size`` or more); each detached face becomes a cluster of one."""
+    x = np.asarray(vectors, dtype=np.float64)
+    lab = relabel(labels)
+    c = int(lab.max()) + 1 if len(lab) else 0
+    n = np.bincount(lab, minlength=c).astype(np.float64)
+    total = np.zeros((c, x.shape[1]))
+    np.add.at(total, lab, x)
+    norms = (x * x).sum(1)
+    sq = np.bincount(lab, weights=norms, minlength=c)
+    m = n[lab] - 1
+    big = n[lab] >= min_size
+    safe = np.maximum(m, 1)
+    d2 = (sq[lab] - norms) / safe + norms - 2 * np.einsum("ij,ij->i", x, total[lab] - x) / safe
+    out = lab.copy()
+    off = big & (d2 >= threshold * threshold)
+    out[off] = c + np.arange(int(off.sum()))
+    return relabel(out)
+
+
+def rms_spread(vectors: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Per cluster, the root mean squared distance between two of its faces (0 for clusters of one)."""
+    x = np.asarray(vectors, dtype=np.float64)
+    c = int(labels.max()) + 1 if len(labels) else 0
+    n = np.bincount(labels, minlength=c).astype(np.float64)
+    total = np.zeros((c, x.shape[1]))
+    np.add.at(total, labels, x)
+    sq = np.bincount(labels, weights=(x * x).sum(1), minlength=c)
+    # mean over ordered pairs i != j of ||xi - xj||² = (2 n Σ||x||² - 2 ||Σx||²) / (n (n - 1))
+    pair = (2 * n * sq - 2 * (total * total).sum(1)) / np.maximum(n * (n - 1), 1)
+    return np.sqrt(np.maximum(pair, 0))
+
