@@ -5,7 +5,7 @@
     python benchmarks/ann.py --datasets lfw     # the real dlib embeddings of every LFW face
     python benchmarks/ann.py --report           # Markdown tables of the committed results
 
-For each index and each value of its search parameter: recall@1/10/100, the seed report's
+For each index and each value of its search parameter: recall@1/10/100, the source report's
 metrics (chosen position, in 10 best, DCG) for k = 1, 5, 10, 100, single-thread QPS (one query
 per call, best of the interleaved repetitions), batched QPS on 2 threads, build time, memory.
 Ours and hnswlib are built with the same M / ef_construction on one thread, interleaved.

@@ -1,7 +1,7 @@
 """Quality of approximate nearest-neighbour answers against exact ground truth.
 
 Distances are recomputed here from the vectors (an index's own distances are not trusted), and
-ties count as hits (ann-benchmarks' rule). Besides recall@k, the metrics of the seed report
+ties count as hits (ann-benchmarks' rule). Besides recall@k, the metrics of the source report
 (`001_4b5ee9de1fffadc1.txt`): *chosen position* (true rank of the first answer, 0 = exact),
 *in 10 best* (answers among the true 10 nearest) and DCG with ``rel = 1 / (1 + true rank)``
 divided by ``log2(2 + answer position)``.
@@ -72,8 +72,8 @@ def recall_at(answer_dist: np.ndarray, gt: GroundTruth, k: int) -> float:
     return float(np.mean(np.sum(answer_dist[:, :k] <= limit, axis=1) / k))
 
 
-def seed_metrics(answer_dist: np.ndarray, gt: GroundTruth, k: int) -> dict[str, float]:
-    """The seed report's metrics for answers of size k: chosen position, in 10 best, DCG."""
+def source_metrics(answer_dist: np.ndarray, gt: GroundTruth, k: int) -> dict[str, float]:
+    """The source report's metrics for answers of size k: chosen position, in 10 best, DCG."""
     a = answer_dist[:, :k]
     ranks = true_ranks(a, gt)
     chosen = ranks[:, 0]
@@ -86,7 +86,7 @@ def seed_metrics(answer_dist: np.ndarray, gt: GroundTruth, k: int) -> dict[str, 
 
 def answer_quality(data: np.ndarray, queries: np.ndarray, ids: np.ndarray, gt: GroundTruth,
                    ks: tuple[int, ...] = (1, 5, 10, 100)) -> dict[str, float]:
-    """recall@1/10/100 and the seed metrics for each k in ``ks`` from one ``(nq, max k)`` answer."""
+    """recall@1/10/100 and the source report's metrics for each k in ``ks`` from one ``(nq, max k)`` answer."""
     dup = np.array([len(set(r[r >= 0].tolist())) != int(np.sum(r >= 0)) for r in ids])
     if dup.any():
         raise ValueError("an index answered the same id twice for one query")
@@ -97,6 +97,6 @@ def answer_quality(data: np.ndarray, queries: np.ndarray, ids: np.ndarray, gt: G
             out[f"recall@{k}"] = recall_at(d, gt, k)
     for k in ks:
         if k <= ids.shape[1]:
-            for name, v in seed_metrics(d, gt, k).items():
+            for name, v in source_metrics(d, gt, k).items():
                 out[f"{name}@{k}"] = v
     return out

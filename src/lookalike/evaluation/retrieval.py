@@ -10,7 +10,7 @@ skipped (and counted). Positions are 1-based: the nearest other item is at posit
   above it) / (its position); mAP is the mean AP over queries.
 * CMC(k) = fraction of queries whose first relevant item is at position ≤ k; rank-1 = CMC(1).
 
-**The seed notebook's bug.** ``000_40171e8d6fff698e.txt`` computes::
+**The source notebook's bug.** ``000_40171e8d6fff698e.txt`` computes::
 
     ranks = np.argsort(dists)                      # ranks[p] = the item AT position p
     relevant_ranks = ranks[labels == labels[idx]][1:]
