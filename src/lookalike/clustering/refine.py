@@ -45,13 +45,8 @@ def average_linkage(vectors: np.ndarray, labels: np.ndarray, pairs: tuple[np.nda
     its nearest candidate; mutual nearest pairs under ``threshold`` merge (average linkage is reducible,
     so these rounds make the same merges as the greedy algorithm on the candidate graph).
     """
-    x = np.asarray(vectors, dtype=np.float64)
-    lab = relabel(labels)
-    c = int(lab.max()) + 1 if len(lab) else 0
-    count = np.bincount(lab, minlength=c).astype(np.float64)
-    total = np.zeros((c, x.shape[1]))
-    np.add.at(total, lab, x)
-    sq = np.bincount(lab, weights=(x * x).sum(1), minlength=c)
+    x, lab, count, total, sq = _cluster_sums(vectors, labels)
+    c = len(count)
     a, b = lab[pairs[0]], lab[pairs[1]]
     parent = np.arange(c)
     limit = threshold * threshold
@@ -100,21 +95,15 @@ def average_linkage(vectors: np.ndarray, labels: np.ndarray, pairs: tuple[np.nda
 def prune(vectors: np.ndarray, labels: np.ndarray, threshold: float, min_size: int = 3) -> np.ndarray:
     """Detach faces whose root mean squared distance to the other faces of their cluster is at least
     ``threshold`` (clusters of ``min_size`` or more); each detached face becomes a cluster of one."""
-    x = np.asarray(vectors, dtype=np.float64)
-    lab = relabel(labels)
-    c = int(lab.max()) + 1 if len(lab) else 0
-    n = np.bincount(lab, minlength=c).astype(np.float64)
-    total = np.zeros((c, x.shape[1]))
-    np.add.at(total, lab, x)
+    x, lab, n, total, sq = _cluster_sums(vectors, labels)
     norms = (x * x).sum(1)
-    sq = np.bincount(lab, weights=norms, minlength=c)
     m = n[lab] - 1
     big = n[lab] >= min_size
     safe = np.maximum(m, 1)
     d2 = (sq[lab] - norms) / safe + norms - 2 * np.einsum("ij,ij->i", x, total[lab] - x) / safe
     out = lab.copy()
     off = big & (d2 >= threshold * threshold)
-    out[off] = c + np.arange(int(off.sum()))
+    out[off] = len(n) + np.arange(int(off.sum()))
     return relabel(out)
 
 
@@ -130,3 +119,14 @@ def rms_spread(vectors: np.ndarray, labels: np.ndarray) -> np.ndarray:
     pair = (2 * n * sq - 2 * (total * total).sum(1)) / np.maximum(n * (n - 1), 1)
     return np.sqrt(np.maximum(pair, 0))
 
+
+def _cluster_sums(vectors: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, ...]:
+    """``(vectors as float64, dense labels, count, vector sum, sum of squared norms)`` per cluster."""
+    x = np.asarray(vectors, dtype=np.float64)
+    lab = relabel(labels)
+    c = int(lab.max()) + 1 if len(lab) else 0
+    count = np.bincount(lab, minlength=c).astype(np.float64)
+    total = np.zeros((c, x.shape[1]))
+    np.add.at(total, lab, x)
+    sq = np.bincount(lab, weights=(x * x).sum(1), minlength=c)
+    return x, lab, count, total, sq
