@@ -105,7 +105,7 @@ def assert_agree(gallery: Path, web: str | None = None, index: str | None = None
     """Store, index file, and the services' answers agree face for face; returns the stored ids."""
     with Gallery.open(gallery, create=False) as g:
         ids, vecs = g.store.embeddings()
-        assert len(g.index) == len(ids) and g._index_state().ids == set(ids.tolist())
+        assert len(g.index) == len(ids)
         dist, got = g.index.search(vecs, 1)
         assert (got[:, 0] == ids).all() and float(dist.max(initial=0)) < 1e-5
     for s in range(0, len(ids), 100):
