@@ -7,7 +7,6 @@ import json
 from pathlib import Path
 
 import numpy as np
-from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from lookalike.cli import app
@@ -17,6 +16,7 @@ from lookalike.faces.spec import default_spec
 from lookalike.gallery import Gallery, lfw
 from lookalike.gallery.ingest import ingest
 from lookalike.service.app import create_app
+from tests.service.live import TestClient  # addresses the app as 127.0.0.1 (Host allow-list)
 
 PEOPLE = ["Abdullah_Gul", "Amelie_Mauresmo", "Aaron_Peirsol"]
 

@@ -221,6 +221,12 @@ def fetch(
     console.print(f"ready: [bold]lookalike ingest {path}[/]")
 
 
+AllowOpenOpt = Annotated[bool, typer.Option(
+    "--allow-open", help="Listen beyond this machine without LOOKALIKE_API_TOKEN on purpose.")]
+AllowedHostOpt = Annotated[list[str] | None, typer.Option(
+    "--allowed-host", help="Host name the service answers to besides IP addresses and localhost (repeatable).")]
+
+
 @app.command()
 @user_errors
 def serve(
@@ -229,11 +235,14 @@ def serve(
     port: Annotated[int, typer.Option(help="Port of the web page and REST API.")] = 8000,
     index_url: Annotated[str | None, typer.Option(
         help="Two-service mode: URL of a running `lookalike serve-index`.")] = None,
+    allow_open: AllowOpenOpt = False,
+    allowed_host: AllowedHostOpt = None,
 ) -> None:
     """Serve the look-alike web page and REST API (API docs at /docs)."""
     from lookalike.service.run import serve as run_serve
 
-    run_serve(_gallery_path(gallery), host=host, port=port, index_url=index_url)
+    run_serve(_gallery_path(gallery), host=host, port=port, index_url=index_url, allow_open=allow_open,
+              allowed_hosts=tuple(allowed_host or ()))
 
 
 @app.command("serve-index")
@@ -242,11 +251,14 @@ def serve_index(
     gallery: GalleryOpt = None,
     host: Annotated[str, typer.Option(help="Address to listen on (default: this machine only).")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port of the index service.")] = 8001,
+    allow_open: AllowOpenOpt = False,
+    allowed_host: AllowedHostOpt = None,
 ) -> None:
     """Serve only the gallery's vector index (vectors in, ids and distances out) for two-service mode."""
     from lookalike.service.run import serve_index as run_serve_index
 
-    run_serve_index(_gallery_path(gallery), host=host, port=port)
+    run_serve_index(_gallery_path(gallery), host=host, port=port, allow_open=allow_open,
+                    allowed_hosts=tuple(allowed_host or ()))
 
 
 @app.command()

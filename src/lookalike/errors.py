@@ -54,3 +54,15 @@ class ServiceUnavailableError(LookalikeError):
 
 class AuthorizationError(LookalikeError):
     """A write request came without the configured API token, or with a wrong one."""
+
+
+class RequestTooLargeError(LookalikeError):
+    """A request body (other than an uploaded photo) is larger than its endpoint accepts."""
+
+
+class ForbiddenRequestError(LookalikeError):
+    """A request the service refuses whoever sends it: a cross-site write, a Host it does not serve."""
+
+
+class GalleryBusyError(LookalikeError):
+    """Another process holds the gallery's write lock longer than this one may wait."""

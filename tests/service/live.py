@@ -14,7 +14,17 @@ import uvicorn
 
 with warnings.catch_warnings():  # starlette 1.x prefers "httpx2"; httpx works the same for these tests
     warnings.simplefilter("ignore")
-    from starlette.testclient import TestClient
+    from starlette.testclient import TestClient as _StarletteClient
+
+
+class TestClient(_StarletteClient):
+    """Starlette's test client, addressing the app as http://127.0.0.1 (the services refuse Host
+    names they do not serve, such as starlette's default "testserver")."""
+
+    __test__ = False
+
+    def __init__(self, app: Any, base_url: str = "http://127.0.0.1", **kwargs: Any) -> None:
+        super().__init__(app, base_url=base_url, **kwargs)
 
 __all__ = ["TestClient", "free_port", "live_server"]
 

@@ -45,7 +45,7 @@ def average_linkage(vectors: np.ndarray, labels: np.ndarray, pairs: tuple[np.nda
     its nearest candidate; mutual nearest pairs under ``threshold`` merge (average linkage is reducible,
     so these rounds make the same merges as the greedy algorithm on the candidate graph).
     """
-    x, lab, count, total, sq = _cluster_sums(vectors, labels)
+    _, lab, count, total, sq = _cluster_sums(vectors, labels)
     c = len(count)
     a, b = lab[pairs[0]], lab[pairs[1]]
     parent = np.arange(c)

@@ -9,6 +9,7 @@ index persistence in :mod:`lookalike.gallery.index_state`; what users do with a 
 from __future__ import annotations
 
 import json
+import math
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,8 +22,10 @@ from lookalike.faces.cache import CachedPhoto
 from lookalike.faces.pipeline import FacePipeline
 from lookalike.faces.spec import LEGACY_SPEC_TEXT, PipelineSpec, default_spec
 from lookalike.gallery import meta
-from lookalike.gallery.index_state import IndexState
-from lookalike.gallery.store import NewFace, Store
+from lookalike.gallery.index_state import INDEX_IDS, IndexState
+from lookalike.gallery.locking import GalleryLock
+from lookalike.gallery.owned_files import discard_unreferenced
+from lookalike.gallery.store import NewFace, Removal, Store
 from lookalike.index import Index, index_class
 from lookalike.settings import similarity
 
@@ -90,7 +93,11 @@ class Gallery:
         self.spec = spec
         self._lock = threading.RLock()
         self._pipeline: FacePipeline | None = None
-        self.index: Index = self._load_index()
+        #: exclusive across processes for every write; see lookalike/gallery/locking.py
+        self.write_lock = GalleryLock(root)
+        self._state: IndexState | None = None
+        with self.write_lock.hold():  # the three index files are read as one consistent set
+            self.index: Index = self._load_index()
 
     # opening ------------------------------------------------------------------------------
     @classmethod
@@ -107,7 +114,7 @@ class Gallery:
             if not create:
                 raise GalleryNotFoundError(root)
             root.mkdir(parents=True, exist_ok=True)
-        store = Store(root / STORE_FILE)
+        store = Store(root / STORE_FILE, face_id_floor=_highest_indexed_id(root))
         try:
             chosen = stored_spec(store, spec)
             saved = store.get_meta(meta.INDEX)
@@ -168,14 +175,28 @@ class Gallery:
 
     # the index ------------------------------------------------------------------------------
     def _index_state(self) -> IndexState:
-        return IndexState(self.root, self.store, self.index_name, self.index_params, self.embedder_name, self.dim)
+        """The index's persistence and the ids it holds (one object for the gallery's life)."""
+        if self._state is None:
+            self._state = IndexState(self.root, self.store, self.index_name, self.index_params,
+                                     self.embedder_name, self.dim)
+        self._state.embedder, self._state.dim = self.embedder_name, self.dim  # set by the first face
+        return self._state
 
     def _load_index(self) -> Index:
         return self._index_state().load()
 
-    def save_index(self) -> None:
-        """Persist the index with the store generation it matches (atomically)."""
+    def sync(self) -> None:
+        """Catch up with what other processes committed to the store (cheap when nothing changed)."""
+        if self.store.generation == self._index_state().generation:
+            return
         with self._lock:
+            self._index_state().catch_up(self.index)
+
+    def save_index(self) -> None:
+        """Persist the index with exactly the ids it holds and the store generation they match
+        (atomically, under the gallery's write lock, after catching up with the store)."""
+        with self._lock, self.write_lock.hold():
+            self.sync()
             self._index_state().save(self.index)
 
     # writing --------------------------------------------------------------------------------
@@ -189,23 +210,27 @@ class Gallery:
         self.store.set_meta(meta.EMBEDDER_KEY, self.spec.embedder)
 
     def add_photo(self, path: str, person: str | None, photo: CachedPhoto, sha256: str | None = None,
-                  spec_key: str | None = None) -> list[int]:
+                  spec_key: str | None = None, unique_content: bool = False) -> list[int]:
         """Store one photo's faces and add them to the index, as one step. ``spec_key`` is the key
-        of the pipeline that made the vectors; it must be this gallery's."""
+        of the pipeline that made the vectors; it must be this gallery's. Nothing is added when the
+        path (or, with ``unique_content``, a photo of the same SHA-256) is already stored."""
         if spec_key is not None and spec_key != self.spec.key:
             raise IndexMismatchError(f"faces made by pipeline {spec_key} cannot join a gallery of pipeline {self.spec.key}")
-        with self._lock:
+        with self._lock, self.write_lock.hold():
+            self.sync()
             self._claim(int(photo.embeddings.shape[1]) if len(photo.boxes) else self.dim)
             faces = [NewFace(b, s, e) for b, s, e in zip(photo.boxes, photo.scores, photo.embeddings)]
             ids = self.store.add_image(
                 path, person, faces, self.spec.card.name, sha256, (photo.width, photo.height),
                 status="ok" if faces else "noface", message=None if faces else "no face found",
+                unique_content=unique_content,
             )
             if ids:
                 if self.index.dim != photo.embeddings.shape[1]:
                     self.index = self._index_state().rebuild()
                 else:
                     self.index.add(photo.embeddings, np.array(ids, dtype=np.int64))
+                    self._index_state().added(ids)
             return ids
 
     def record_error(self, path: str, person: str | None, sha256: str, message: str) -> None:
@@ -214,22 +239,32 @@ class Gallery:
 
     def remove_faces(self, face_ids: list[int]) -> list[int]:
         """Delete faces from store and index; returns the ids that existed."""
-        with self._lock:
-            gone = self.store.remove_faces(face_ids)
-            self._forget(gone)
-            return gone
+        return self.delete_faces(face_ids).face_ids
 
     def remove_person(self, name: str) -> list[int]:
         """Delete every face of a person."""
-        with self._lock:
-            gone = self.store.remove_person(name)
-            self._forget(gone)
-            return gone
+        return self.delete_person(name).face_ids
 
-    def _forget(self, gone: list[int]) -> None:
-        if gone:
-            self.index.remove(np.array(gone, dtype=np.int64))
+    def delete_faces(self, face_ids: list[int]) -> Removal:
+        """Delete faces and what only they used (see :meth:`Store.delete_faces`); photos the gallery
+        owns (enrolled uploads) that no record uses any more are deleted from disk."""
+        with self._lock, self.write_lock.hold():
+            self.sync()
+            return self._removed(self.store.delete_faces(face_ids))
+
+    def delete_person(self, name: str) -> Removal:
+        """Delete a person with all their faces, images and owned photo files."""
+        with self._lock, self.write_lock.hold():
+            self.sync()
+            return self._removed(self.store.delete_person(name))
+
+    def _removed(self, r: Removal) -> Removal:
+        if r.face_ids:
+            self.index.remove(np.array(r.face_ids, dtype=np.int64))
+            self._index_state().removed(r.face_ids)
             self.save_index()
+        discard_unreferenced(self.root, self.store, r.paths)
+        return r
 
     # searching ------------------------------------------------------------------------------
     def search_vectors(
@@ -241,6 +276,7 @@ class Gallery:
         vecs = np.atleast_2d(np.asarray(vectors, dtype=np.float32))
         if vecs.shape[1] != self.dim:
             raise IndexMismatchError(f"query vectors have {vecs.shape[1]} dimensions; the gallery has {self.dim}")
+        self.sync()
         threshold = self.threshold
         extra = 0
         while True:
@@ -255,6 +291,8 @@ class Gallery:
                     rec = recs.get(int(i))
                     if rec is None or (exclude_images and rec.image in exclude_images):
                         continue
+                    if not math.isfinite(float(d)):
+                        raise LookalikeError("the query is out of range: its distances are not finite numbers")
                     row.append(Neighbour(len(row) + 1, rec.face_id, rec.person, float(d),
                                          similarity(float(d), threshold), rec.image, rec.box))
                     if len(row) == k:
@@ -279,3 +317,12 @@ class Gallery:
             "indexed": len(self.index),
             "threshold": self.threshold,
         }
+
+
+def _highest_indexed_id(root: Path) -> int:
+    """The largest face id the saved index file lists (0 if none): ids handed out before."""
+    try:
+        ids = np.load(root / INDEX_IDS, allow_pickle=False)
+        return int(ids.max()) if ids.size else 0
+    except (OSError, ValueError):
+        return 0

@@ -16,38 +16,16 @@ from pathlib import Path
 import numpy as np
 
 from lookalike.errors import CorruptFileError, IndexMismatchError
+from lookalike.gallery.migrations import INDEXES, TABLES_V2, migrate_1_to_2, stored_version
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: AUTOINCREMENT ids (never reused); stores of schema 1 are upgraded on open
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS people (
-    id INTEGER PRIMARY KEY,
-    name TEXT NOT NULL UNIQUE
-);
-CREATE TABLE IF NOT EXISTS images (
-    id INTEGER PRIMARY KEY,
-    path TEXT NOT NULL UNIQUE,          -- where the photo was read from (the resume key)
-    person_id INTEGER REFERENCES people(id),
-    sha256 TEXT,
-    width INTEGER, height INTEGER,
-    status TEXT NOT NULL,               -- ok | noface | error
-    message TEXT
-);
-CREATE TABLE IF NOT EXISTS faces (
-    id INTEGER PRIMARY KEY,             -- the id used in the vector index
-    image_id INTEGER NOT NULL REFERENCES images(id) ON DELETE CASCADE,
-    person_id INTEGER REFERENCES people(id),
-    left INTEGER NOT NULL, top INTEGER NOT NULL, right INTEGER NOT NULL, bottom INTEGER NOT NULL,
-    score REAL,
-    embedder TEXT NOT NULL,
-    embedding BLOB NOT NULL
-);
-CREATE INDEX IF NOT EXISTS faces_image ON faces(image_id);
-CREATE INDEX IF NOT EXISTS faces_person ON faces(person_id);
-CREATE INDEX IF NOT EXISTS images_person ON images(person_id);
-CREATE INDEX IF NOT EXISTS images_sha256 ON images(sha256);
-"""
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);\n"
+    + ";\n".join(ddl.replace("CREATE TABLE", "CREATE TABLE IF NOT EXISTS") for ddl in TABLES_V2.values())
+    + ";\n"
+    + INDEXES
+)
 
 
 @dataclass(frozen=True)
@@ -69,10 +47,21 @@ class NewFace:
     embedding: np.ndarray
 
 
+@dataclass(frozen=True)
+class Removal:
+    """What a delete took away: faces, people left without a face, and photos no record uses any more."""
+
+    face_ids: list[int]
+    people: list[str]
+    paths: list[str]
+
+
 class Store:
     """SQLite-backed gallery records. One connection, guarded by a lock; safe across threads."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, face_id_floor: int = 0) -> None:
+        """Open (or create) the store; ``face_id_floor``: face ids up to it were handed out before
+        (used only when a schema-1 store is upgraded, so that no such id is handed out again)."""
         self.path = Path(path)
         self._lock = threading.RLock()
         try:
@@ -83,6 +72,8 @@ class Store:
             ok = self._db.execute("PRAGMA quick_check").fetchone()[0]
             if ok != "ok":
                 raise sqlite3.DatabaseError(ok)
+            if stored_version(self._db) == 1:
+                migrate_1_to_2(self._db, {"faces": face_id_floor})
             self._db.executescript(_SCHEMA)  # idempotent (IF NOT EXISTS); runs in autocommit
             with self.transaction():
                 self._db.execute(
@@ -156,10 +147,18 @@ class Store:
         size: tuple[int, int] | None = None,
         status: str = "ok",
         message: str | None = None,
+        unique_content: bool = False,
     ) -> list[int]:
-        """Record one image and its faces atomically; returns the new face ids (empty if already stored)."""
+        """Record one image and its faces atomically; returns the new face ids (empty if already stored).
+
+        ``unique_content``: also skip the image when a photo with the same SHA-256 is stored (under
+        any path or person), decided inside the same transaction as the insert."""
         with self.transaction() as db:
             if db.execute("SELECT 1 FROM images WHERE path = ?", (path,)).fetchone():
+                return []
+            if unique_content and sha256 and db.execute(
+                "SELECT 1 FROM images WHERE sha256 = ? AND status = 'ok'", (sha256,)
+            ).fetchone():
                 return []
             pid = self._person_id(db, person) if person else None
             w, h = size if size else (None, None)
@@ -184,29 +183,59 @@ class Store:
 
     def remove_faces(self, face_ids: Iterable[int]) -> list[int]:
         """Delete faces by id; returns the ids that existed."""
+        return self.delete_faces(face_ids).face_ids
+
+    def delete_faces(self, face_ids: Iterable[int]) -> Removal:
+        """Delete faces, then what only they used: their image once it has no face left, and their
+        person once they have no face left (with the person's remaining image records)."""
         ids = [int(i) for i in face_ids]
         gone: list[int] = []
+        images: set[int] = set()
+        people: set[int] = set()
         with self.transaction() as db:
             for i in ids:
-                if db.execute("DELETE FROM faces WHERE id = ?", (i,)).rowcount:
-                    gone.append(i)
+                row = db.execute("SELECT image_id, person_id FROM faces WHERE id = ?", (i,)).fetchone()
+                if row is None:
+                    continue
+                db.execute("DELETE FROM faces WHERE id = ?", (i,))
+                gone.append(i)
+                images.add(int(row[0]))
+                if row[1] is not None:
+                    people.add(int(row[1]))
+            paths: list[str] = []
+            for image_id in images:
+                if not db.execute("SELECT 1 FROM faces WHERE image_id = ?", (image_id,)).fetchone():
+                    paths += [r[0] for r in db.execute("SELECT path FROM images WHERE id = ?", (image_id,))]
+                    db.execute("DELETE FROM images WHERE id = ?", (image_id,))
+            names: list[str] = []
+            for pid in people:
+                if not db.execute("SELECT 1 FROM faces WHERE person_id = ?", (pid,)).fetchone():
+                    names += [r[0] for r in db.execute("SELECT name FROM people WHERE id = ?", (pid,))]
+                    paths += [r[0] for r in db.execute("SELECT path FROM images WHERE person_id = ?", (pid,))]
+                    db.execute("DELETE FROM images WHERE person_id = ?", (pid,))
+                    db.execute("DELETE FROM people WHERE id = ?", (pid,))
             if gone:
                 self._bump(db)
-        return gone
+        return Removal(gone, sorted(names), paths)
 
     def remove_person(self, name: str) -> list[int]:
         """Delete every face and image of a person; returns the removed face ids."""
+        return self.delete_person(name).face_ids
+
+    def delete_person(self, name: str) -> Removal:
+        """Delete a person with every face and image record of theirs."""
         with self.transaction() as db:
             row = db.execute("SELECT id FROM people WHERE name = ?", (name,)).fetchone()
             if not row:
-                return []
+                return Removal([], [], [])
             ids = [r[0] for r in db.execute("SELECT id FROM faces WHERE person_id = ?", (row[0],))]
+            paths = [r[0] for r in db.execute("SELECT path FROM images WHERE person_id = ?", (row[0],))]
             db.execute("DELETE FROM faces WHERE person_id = ?", (row[0],))
             db.execute("DELETE FROM images WHERE person_id = ?", (row[0],))
             db.execute("DELETE FROM people WHERE id = ?", (row[0],))
             if ids:
                 self._bump(db)
-        return ids
+        return Removal(ids, [name], paths)
 
     @staticmethod
     def _person_id(db: sqlite3.Connection, name: str) -> int:
@@ -219,11 +248,25 @@ class Store:
         with self._lock:
             return self._db.execute(sql, tuple(params)).fetchall()
 
+    def has_image(self, path: str) -> bool:
+        with self._lock:
+            return self._db.execute("SELECT 1 FROM images WHERE path = ?", (path,)).fetchone() is not None
+
     def paths_with_sha256(self, sha256: str) -> set[str]:
         """Stored image paths whose file content has this SHA-256 (the same photo, wherever it lies)."""
         with self._lock:
             rows = self._db.execute("SELECT path FROM images WHERE sha256 = ?", (sha256,)).fetchall()
         return {r[0] for r in rows}
+
+    def owner_of_content(self, sha256: str) -> tuple[str, str | None] | None:
+        """``(path, person)`` of a stored photo with this SHA-256 and faces, or None."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT i.path, p.name FROM images i LEFT JOIN people p ON p.id = i.person_id "
+                "WHERE i.sha256 = ? AND i.status = 'ok' ORDER BY i.id LIMIT 1",
+                (sha256,),
+            ).fetchone()
+        return (row[0], row[1]) if row else None
 
     def image_paths(self) -> set[str]:
         with self._lock:
@@ -239,6 +282,20 @@ class Store:
             return ids, np.empty((0, dim), dtype=np.float32)
         vecs = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), -1)
         return ids, vecs.copy()
+
+    def embeddings_of(self, face_ids: Iterable[int]) -> tuple[np.ndarray, np.ndarray]:
+        """``(face_ids, embeddings)`` of the given faces that exist, ordered by id."""
+        ids = sorted(int(i) for i in face_ids)
+        rows: list[tuple[int, bytes]] = []
+        with self._lock:
+            for s in range(0, len(ids), 500):
+                chunk = ids[s : s + 500]
+                q = f"SELECT id, embedding FROM faces WHERE id IN ({','.join('?' * len(chunk))}) ORDER BY id"
+                rows += self._db.execute(q, chunk).fetchall()
+        out = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        if not rows:
+            return out, np.empty((0, int(self.get_meta("dim") or 0)), dtype=np.float32)
+        return out, np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), -1).copy()
 
     def face_ids(self) -> np.ndarray:
         with self._lock:

@@ -29,15 +29,21 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--port", type=int, default=None, help="port (default 8000; 8001 for the index service)")
     ap.add_argument("--index-url", default=None, help="two-service mode: base URL of a running index service")
+    ap.add_argument("--allow-open", action="store_true",
+                    help="listen beyond this machine without LOOKALIKE_API_TOKEN on purpose")
+    ap.add_argument("--allowed-host", action="append", default=[],
+                    help="host name served besides IP addresses and localhost (repeatable)")
     args = ap.parse_args(argv)
     from lookalike.service.run import serve, serve_index
 
     gallery = args.gallery or default_gallery()
     try:
         if args.what == "index":
-            serve_index(gallery, host=args.host, port=args.port or 8001)
+            serve_index(gallery, host=args.host, port=args.port or 8001, allow_open=args.allow_open,
+                        allowed_hosts=tuple(args.allowed_host))
         else:
-            serve(gallery, host=args.host, port=args.port or 8000, index_url=args.index_url)
+            serve(gallery, host=args.host, port=args.port or 8000, index_url=args.index_url,
+                  allow_open=args.allow_open, allowed_hosts=tuple(args.allowed_host))
     except LookalikeError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

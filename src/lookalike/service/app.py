@@ -23,6 +23,7 @@ from lookalike.gallery.gallery import Gallery
 from lookalike.service import http_errors
 from lookalike.service.client import IndexClient
 from lookalike.service.config import ServiceConfig, check_token, token_from_env
+from lookalike.service.origin import OriginGuardMiddleware
 from lookalike.service.remote import RemoteGallery
 from lookalike.service.routers import clusters, gallery, pages, photos, status
 from lookalike.service.security import BodyLimitMiddleware, SecurityHeadersMiddleware
@@ -98,6 +99,7 @@ def create_app(
     app.state.service = state
     http_errors.install(app)
     app.add_middleware(BodyLimitMiddleware, max_body=cfg.max_body)
+    app.add_middleware(OriginGuardMiddleware, allowed_hosts=cfg.allowed_hosts)
     app.add_middleware(SecurityHeadersMiddleware)
     for r in (pages.router, clusters.page_router, photos.router, gallery.router, clusters.router, status.router):
         app.include_router(r)

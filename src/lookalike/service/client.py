@@ -6,12 +6,15 @@ repr of the float64 value), so two-service answers equal one-process answers bit
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import httpx
 import numpy as np
 
 from lookalike.errors import IndexMismatchError, LookalikeError, ServiceUnavailableError
+
+log = logging.getLogger("lookalike.service")
 
 #: seconds to open a connection and to wait for an answer
 CONNECT_TIMEOUT = 2.0
@@ -43,12 +46,15 @@ class IndexClient:
         self._http.close()
 
     def _call(self, method: str, path: str, json: Any = None) -> dict[str, Any]:
+        # messages go to web clients: they name no internal address (the log does)
         try:
             resp = self._http.request(method, path, json=json)
         except httpx.TimeoutException as exc:
-            raise ServiceUnavailableError(f"the index service at {self.url} did not answer in time") from exc
+            log.warning("the index service at %s did not answer in time", self.url)
+            raise ServiceUnavailableError("the index service did not answer in time") from exc
         except httpx.TransportError as exc:
-            raise ServiceUnavailableError(f"the index service at {self.url} is unreachable: {exc}") from exc
+            log.warning("the index service at %s is unreachable: %s", self.url, exc)
+            raise ServiceUnavailableError("the index service is unreachable") from exc
         try:
             body = resp.json()
         except ValueError:

@@ -28,6 +28,13 @@ def check_token(token: str | None) -> str | None:
     """Return the token, or None when unset; refuse short and placeholder tokens."""
     if token is None or token == "":
         return None
+    if bad := sorted({repr(ch) for ch in token if not 33 <= ord(ch) <= 126}):
+        # a header value loses its outer spaces on the way, and non-ASCII is not sent as typed:
+        # such a token would be accepted here and then refuse every write
+        raise LookalikeError(
+            f"{TOKEN_ENV} may hold only visible ASCII characters (no spaces, tabs, newlines or "
+            f"non-ASCII letters); it contains {', '.join(bad[:5])}"
+        )
     if token.strip().lower() in _PLACEHOLDERS or len(token) < MIN_TOKEN_LENGTH:
         raise LookalikeError(
             f"{TOKEN_ENV} must be a random string of at least {MIN_TOKEN_LENGTH} characters "
@@ -64,6 +71,8 @@ class ServiceConfig:
     #: photo analyses running at once (each holds the models' locks for a while)
     cpu_workers: int = 2
     max_faces: int = MAX_FACES
+    #: Host names served besides IP addresses and localhost (see service/origin.py)
+    allowed_hosts: tuple[str, ...] = ()
 
     @property
     def max_body(self) -> int:

@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 
 from lookalike import errors as E
+from lookalike.service.security import security_headers
+
+log = logging.getLogger("lookalike.service")
 
 #: typed error → HTTP status (the first matching class in this order wins)
 STATUS: list[tuple[type[Exception], int]] = [
     (E.AuthorizationError, 401),
+    (E.ForbiddenRequestError, 403),
+    (E.RequestTooLargeError, 413),
+    (E.GalleryBusyError, 503),
     (E.ImageTooLargeError, 413),
     (E.UnreadableImageError, 415),
     (E.NoFaceError, 422),
@@ -59,6 +68,21 @@ def install(app: FastAPI) -> None:
             parts.append(f"{where}: {e.get('msg')}" if where else str(e.get("msg")))
         return JSONResponse(
             error_body("ValidationError", "; ".join(parts) or "invalid request"), status_code=422
+        )
+
+    @app.exception_handler(ClientDisconnect)
+    async def _gone(_: Request, exc: ClientDisconnect) -> Response:
+        # the client left (or was cut off by a deadline) mid-request: nobody reads this answer
+        return Response(status_code=400)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # Starlette sends this answer itself, outside every middleware: it carries the headers here
+        log.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+        return JSONResponse(
+            error_body("InternalError", "the server could not answer this request"),
+            status_code=500,
+            headers=security_headers(request.url.path),
         )
 
     @app.exception_handler(HTTPException)

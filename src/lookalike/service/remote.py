@@ -97,6 +97,9 @@ class RemoteGallery(Gallery):
     def _load_index(self) -> Index:
         return RemoteIndex(self.client, self.dim)
 
+    def sync(self) -> None:
+        """Nothing to do here: the index service catches up with the store itself."""
+
     def info(self) -> dict[str, Any]:
         out = super().info()
         out["index"] = f"remote ({self.client.url})"

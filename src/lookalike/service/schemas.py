@@ -94,6 +94,9 @@ class EnrolOut(BaseModel):
 
 class RemovedOut(BaseModel):
     removed: list[int]
+    people_removed: list[str] = Field(
+        default_factory=list, description="people deleted because they have no face left"
+    )
 
 
 class PersonOut(BaseModel):

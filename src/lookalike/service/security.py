@@ -33,6 +33,12 @@ _STATIC_HEADERS = [
 ]
 
 
+def security_headers(path: str) -> dict[str, str]:
+    """The headers every answer carries, for a request to ``path`` (also used by the 500 handler)."""
+    csp = DOCS_CSP if path.startswith(DOCS_PATHS) else PAGE_CSP
+    return {k.decode(): v.decode() for k, v in [*_STATIC_HEADERS, (b"content-security-policy", csp.encode())]}
+
+
 class SecurityHeadersMiddleware:
     """Adds CSP, nosniff, frame and referrer headers to every HTTP response."""
 

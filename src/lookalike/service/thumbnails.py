@@ -8,6 +8,7 @@ so whatever a gallery file really contains, the browser gets a plain JPEG.
 from __future__ import annotations
 
 import io
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -33,8 +34,20 @@ def _jpeg(image: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
+def _version(path: str) -> tuple[int, ...]:
+    """The file's size and modification time: part of the cache key, so a replaced file is re-read."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return (-1, -1)
+    return (st.st_size, st.st_mtime_ns)
+
+
 class GalleryPictures:
-    """Renders and caches (LRU) face chips and photos of a gallery's faces."""
+    """Renders and caches (LRU) face chips and photos of a gallery's faces.
+
+    Cache keys are the photo's path, size and modification time (and the face's box), never the face
+    id alone; face ids are never reused either, so browsers may cache a face id's pictures."""
 
     def __init__(
         self, store: Store, pipeline: FacePipeline, max_pixels: int, cache_items: int = 2048
@@ -79,7 +92,7 @@ class GalleryPictures:
             image = self._load(rec)
             return _jpeg(self.pipeline.chip_for_box(image, Box(*rec.box)))
 
-        return self._cached(("chip", rec.image, rec.box), make)
+        return self._cached(("chip", rec.image, (*rec.box, *_version(rec.image))), make)
 
     def photo(self, face_id: int) -> bytes:
         """The whole photo the face came from, as JPEG, longest side at most 1280 px."""
@@ -90,4 +103,4 @@ class GalleryPictures:
             img.thumbnail((FULL_MAX_SIDE, FULL_MAX_SIDE))
             return _jpeg(np.asarray(img))
 
-        return self._cached(("photo", rec.image, ()), make)
+        return self._cached(("photo", rec.image, _version(rec.image)), make)

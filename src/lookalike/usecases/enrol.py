@@ -14,9 +14,10 @@ from lookalike.errors import ImageError, LookalikeError, NoFaceError
 from lookalike.faces.cache import CachedPhoto
 from lookalike.faces.image import MAX_BYTES, MAX_PIXELS
 from lookalike.gallery.gallery import Gallery
+from lookalike.gallery.owned_files import UPLOADS_DIR, discard_unreferenced
 from lookalike.io import atomic_write_bytes
 
-UPLOADS_DIR = "uploads"
+__all__ = ["UPLOADS_DIR", "EnrolResult", "clean_name", "enrol", "keep_photo"]
 MAX_NAME = 200
 _SUFFIX = {"JPEG": ".jpg", "PNG": ".png", "GIF": ".gif", "WEBP": ".webp", "BMP": ".bmp", "TIFF": ".tif"}
 
@@ -38,9 +39,13 @@ def keep_photo(gallery_root: Path, data: bytes, sha256: str) -> Path:
     except Exception:  # noqa: BLE001  (it decoded a moment ago; keep it whatever PIL says now)
         fmt = ""
     path = gallery_root / UPLOADS_DIR / f"{sha256}{_SUFFIX.get(fmt, '.img')}"
-    if not path.exists():
-        atomic_write_bytes(path, data)
+    atomic_write_bytes(path, data)  # always: a concurrent delete may have just removed an old copy
     return path
+
+
+def _already(person: str | None) -> str:
+    who = f" as {person!r}" if person else ""
+    return f"this photo (same content) is already in the gallery{who}"
 
 
 @dataclass
@@ -68,12 +73,17 @@ def enrol(gallery: Gallery, person: str, photos: list[tuple[str, bytes]], *, max
             result.failures.append(exc)
             continue
         f = res.faces[0]
+        if held := gallery.store.owner_of_content(res.sha256):  # the same photo, under any name or person
+            result.skipped.append({"file": filename, "reason": _already(held[1])})
+            continue
         path = keep_photo(gallery.root, data, res.sha256)
         photo = CachedPhoto(res.width, res.height, [(f.box.left, f.box.top, f.box.right, f.box.bottom)],
                             [f.score], f.embedding[None, :], f.how)
-        ids = gallery.add_photo(str(path), result.person, photo, res.sha256, pipe.key)
-        if not ids:
-            result.skipped.append({"file": filename, "reason": "this photo is already in the gallery"})
+        ids = gallery.add_photo(str(path), result.person, photo, res.sha256, pipe.key, unique_content=True)
+        if not ids:  # enrolled a moment ago by another request or process
+            discard_unreferenced(gallery.root, gallery.store, [str(path)])
+            held = gallery.store.owner_of_content(res.sha256)
+            result.skipped.append({"file": filename, "reason": _already(held[1] if held else None)})
             continue
         result.added.append({"file": filename, "face_id": ids[0], "box": f.box.as_dict()})
     if result.added:

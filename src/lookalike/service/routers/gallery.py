@@ -58,12 +58,14 @@ async def enrol(
 
 
 @router.delete("/faces/{face_id}", response_model=RemovedOut, dependencies=[Depends(require_writer)])
-async def delete_face(face_id: FaceId, state: State) -> dict[str, list[int]]:
-    """Remove one face from the store and the index. Needs the API token when one is configured."""
-    gone = await state.run(state.gallery.remove_faces, [face_id])
-    if not gone:
+async def delete_face(face_id: FaceId, state: State) -> dict[str, list[Any]]:
+    """Remove one face from the store and the index, with what only it used: its photo once no
+    face of it is left, and its person once they have no face left (listed in ``people_removed``).
+    Face ids are never reused. Needs the API token when one is configured."""
+    r = await state.run(state.gallery.delete_faces, [face_id])
+    if not r.face_ids:
         raise NotFoundError(f"there is no face {face_id} in the gallery")
-    return {"removed": gone}
+    return {"removed": r.face_ids, "people_removed": r.people}
 
 
 @router.get("/people", response_model=PeopleOut)

@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field, ValidationError
 from lookalike.errors import LookalikeError
 from lookalike.faces.pipeline import Timings, parse_selection
 from lookalike.service.config import DEFAULT_K, MAX_K
+from lookalike.service.json_body import read_json
 from lookalike.service.schemas import (
     IdentifyOut,
     SearchOut,
@@ -22,6 +23,7 @@ from lookalike.service.schemas import (
 )
 from lookalike.service.state import ServiceState, get_state
 from lookalike.service.uploads import read_upload
+from lookalike.service.vectors import MAX_VECTOR_JSON, check_vector_range
 from lookalike.usecases.identify import DEFAULT_VOTERS, PhotoIdentities, identify_photo
 from lookalike.usecases.search import PhotoMatches, search_photo
 from lookalike.usecases.verify import verify_photos
@@ -104,10 +106,7 @@ async def search(request: Request, response: Response, state: State) -> dict[str
 
 
 async def _search_vectors(request: Request, state: ServiceState) -> dict[str, Any]:
-    try:
-        raw = await request.json()
-    except ValueError:
-        raise LookalikeError("the body is not valid JSON") from None
+    raw = await read_json(request, MAX_VECTOR_JSON)
     try:
         q = VectorQuery.model_validate(raw)
     except ValidationError as exc:
@@ -118,6 +117,7 @@ async def _search_vectors(request: Request, state: ServiceState) -> dict[str, An
     arr = np.asarray(vecs, dtype=np.float32) if len({len(v) for v in vecs}) == 1 else None
     if arr is None or arr.ndim != 2 or not np.isfinite(arr).all():
         raise LookalikeError("vectors must be lists of finite numbers, all of the gallery's dimension")
+    check_vector_range(arr)
     rows = await state.run(state.gallery.search_vectors, arr, q.k)
     return {
         "face_count": len(rows),

@@ -22,6 +22,7 @@ async def health(response: Response, state: State) -> dict[str, Any]:
     g = state.gallery
 
     def probe() -> dict[str, Any]:
+        g.sync()  # count what other processes committed too
         counts = g.store.counts()
         out = {
             "status": "ok",
@@ -30,7 +31,7 @@ async def health(response: Response, state: State) -> dict[str, Any]:
             "faces": counts["faces"],
             "indexed": len(g.index),
             "embedder": g.embedder_name,
-            "index": g.info()["index"],
+            "index": "remote" if isinstance(g.index, RemoteIndex) else g.index_name,  # no internal address
             "threshold": g.threshold,
         }
         if isinstance(g.index, RemoteIndex):
