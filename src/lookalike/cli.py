@@ -34,6 +34,9 @@ GalleryOpt = Annotated[
     Path | None, typer.Option("--gallery", "-g", help="Gallery folder (default: the per-user data folder).")
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print a machine-readable JSON answer.")]
+IndexUriOpt = Annotated[str | None, typer.Option(
+    "--index-uri", help="Milvus server for the vectors, e.g. http://host:19530 (implies --index milvus; token "
+                        "from LOOKALIKE_MILVUS_TOKEN). Without it, --index milvus uses Milvus Lite in the gallery.")]
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -91,6 +94,11 @@ def ingest(
     min_images: Annotated[int, typer.Option(help="Only people with at least this many photos.")] = 1,
     seed: Annotated[int, typer.Option(help="Seed of the --people sample.")] = 0,
     as_json: JsonOpt = False,
+    index_uri: IndexUriOpt = None,
+    ray: Annotated[str | None, typer.Option(
+        "--ray", is_flag=False, flag_value="local", metavar="[ADDRESS]",
+        help="Run the pipeline on Ray actors: alone, a local Ray on this machine; with an address "
+             "('auto', 'ray://head:10001'), that cluster. --workers sets the number of actors.")] = None,
 ) -> None:
     """Add the photos of a source to the gallery (resumable: stored photos are skipped)."""
     from lookalike.gallery.sources import sample_people
@@ -100,8 +108,9 @@ def ingest(
     items = sample_people(items, people, min_images, seed)
     if not as_json:
         err_console.print(f"[bold]{len(items)}[/] photos ({kind}) → {_gallery_path(gallery)}")
-    rep = build_gallery(_gallery_path(gallery), items, index=index, spec=_spec(pipeline, embedder, detector),
-                        workers=workers, progress=not as_json)
+    rep = build_gallery(_gallery_path(gallery), items, index=index or ("milvus" if index_uri else None),
+                        spec=_spec(pipeline, embedder, detector), workers=workers, progress=not as_json,
+                        index_params={"uri": index_uri} if index_uri else None, ray=ray)
     summary = rep.summary()
     if as_json:
         print(json.dumps({**summary, "error_files": [{"path": p, "message": m} for p, m in rep.errors]}))
@@ -229,9 +238,15 @@ def serve(
     port: Annotated[int, typer.Option(help="Port of the web page and REST API.")] = 8000,
     index_url: Annotated[str | None, typer.Option(
         help="Two-service mode: URL of a running `lookalike serve-index`.")] = None,
+    index_uri: IndexUriOpt = None,
 ) -> None:
     """Serve the look-alike web page and REST API (API docs at /docs)."""
     from lookalike.service.run import serve as run_serve
+
+    if index_uri:  # point the gallery at this Milvus server (checked now: unreachable → one clear error)
+        from lookalike.gallery.gallery import Gallery
+
+        Gallery.open(_gallery_path(gallery), index="milvus", create=False, uri=index_uri).close()
 
     run_serve(_gallery_path(gallery), host=host, port=port, index_url=index_url)
 

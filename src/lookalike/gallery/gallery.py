@@ -115,10 +115,11 @@ class Gallery:
             index_class(name)  # unknown names fail here, clearly
             params = json.loads(store.get_meta(meta.INDEX_PARAMS) or "{}") if name == saved else {}
             params.update(index_params)
+            gallery = cls(root, store, name, params, chosen)  # an index that cannot be reached changes nothing
             if name != saved or index_params:
                 store.set_meta(meta.INDEX, name)
                 store.set_meta(meta.INDEX_PARAMS, json.dumps(params))
-            return cls(root, store, name, params, chosen)
+            return gallery
         except BaseException:
             store.close()
             raise
@@ -205,7 +206,7 @@ class Gallery:
                 if self.index.dim != photo.embeddings.shape[1]:
                     self.index = self._index_state().rebuild()
                 else:
-                    self.index.add(photo.embeddings, np.array(ids, dtype=np.int64))
+                    self._index_state().add(self.index, photo.embeddings, np.array(ids, dtype=np.int64), person)
             return ids
 
     def record_error(self, path: str, person: str | None, sha256: str, message: str) -> None:

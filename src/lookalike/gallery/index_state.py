@@ -61,6 +61,8 @@ class IndexState:
 
     def replay(self, index: Index, indexed: np.ndarray) -> None:
         """Bring an index holding ``indexed`` ids up to the store: remove the gone, add the new."""
+        live = index.live_ids()  # an external store (Milvus) may hold more or less than the last save
+        indexed = indexed if live is None else live
         stored = self.store.face_ids()
         gone = np.setdiff1d(indexed, stored)
         if len(gone):
@@ -69,15 +71,27 @@ class IndexState:
         if len(new):
             ids, vecs = self.store.embeddings()
             mask = np.isin(ids, new)
-            index.add(vecs[mask], ids[mask])
+            self.add(index, vecs[mask], ids[mask])
 
     def rebuild(self) -> Index:
         """A new index holding every stored face."""
-        index = create_index(self.name, self.dim, **self.params)
+        index = create_index(self.name, self.dim, **index_class(self.name).in_gallery(self.params, self.root))
         ids, vecs = self.store.embeddings()
         if len(ids):
-            index.add(vecs, ids)
+            self.add(index, vecs, ids)
         return index
+
+    def add(self, index: Index, vecs: np.ndarray, ids: np.ndarray, person: str | None = None) -> None:
+        """Add vectors; indexes with scalar fields also get each face's person and the model."""
+        if not index.supports_filter:
+            index.add(vecs, ids)
+            return
+        if person is None:
+            recs = self.store.faces(ids.tolist())
+            people = [recs[int(i)].person if int(i) in recs else None for i in ids]
+        else:
+            people = [person] * len(ids)
+        index.add(vecs, ids, people=people, model=self.embedder)  # type: ignore[call-arg]
 
     def save(self, index: Index) -> None:
         """Persist the index with the store generation it matches (no-op for a non-persistent index)."""
