@@ -95,10 +95,11 @@ def ingest(
     seed: Annotated[int, typer.Option(help="Seed of the --people sample.")] = 0,
     as_json: JsonOpt = False,
     index_uri: IndexUriOpt = None,
-    ray: Annotated[str | None, typer.Option(
-        "--ray", is_flag=False, flag_value="local", metavar="[ADDRESS]",
-        help="Run the pipeline on Ray actors: alone, a local Ray on this machine; with an address "
-             "('auto', 'ray://head:10001'), that cluster. --workers sets the number of actors.")] = None,
+    ray: Annotated[bool, typer.Option(
+        "--ray", help="Run the pipeline on Ray actors (a local Ray unless --ray-address); --workers sets "
+                      "the number of actors.")] = False,
+    ray_address: Annotated[str | None, typer.Option(
+        "--ray-address", help="Ray cluster to join with --ray ('auto', 'ray://head:10001').")] = None,
 ) -> None:
     """Add the photos of a source to the gallery (resumable: stored photos are skipped)."""
     from lookalike.gallery.sources import sample_people
@@ -110,7 +111,8 @@ def ingest(
         err_console.print(f"[bold]{len(items)}[/] photos ({kind}) → {_gallery_path(gallery)}")
     rep = build_gallery(_gallery_path(gallery), items, index=index or ("milvus" if index_uri else None),
                         spec=_spec(pipeline, embedder, detector), workers=workers, progress=not as_json,
-                        index_params={"uri": index_uri} if index_uri else None, ray=ray)
+                        index_params={"uri": index_uri} if index_uri else None,
+                        ray=(ray_address or "local") if ray or ray_address else None)
     summary = rep.summary()
     if as_json:
         print(json.dumps({**summary, "error_files": [{"path": p, "message": m} for p, m in rep.errors]}))
