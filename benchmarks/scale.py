@@ -2,6 +2,8 @@
 
     nice -n 10 python benchmarks/scale.py                 # 1 M vectors → results/scale.json, plots/scale.png
     python benchmarks/scale.py --n 20000 --queries 50     # quick look → results/quick/scale.json
+    python benchmarks/scale.py --n 100000 --combine A.json B.json --out benchmarks/results/scale.json
+                                                          # one result from runs started side by side
 
 For each backend, in a fresh process each step (so memory and reopening are measured honestly):
 ``build``: insert rate (vectors per second until every vector is searchable and persisted: add +
@@ -154,6 +156,35 @@ def plot(result: dict[str, Any], path: Path) -> None:
     fig.savefig(path, dpi=110)
 
 
+def combine(args: argparse.Namespace, out: Path) -> None:
+    """One result from parts run concurrently (same machine, same time window, one backend each)."""
+    rows: list[dict[str, Any]] = []
+    machines = []
+    for part in args.combine:
+        text = part.read_text()
+        try:
+            doc = json.loads(text)
+            rows += doc["results"]
+            machines.append(doc["machine"])
+        except json.JSONDecodeError:
+            rows += [json.loads(line) for line in text.splitlines() if line.startswith('{"backend"')]
+    result: dict[str, Any] = {"benchmark": "scale", "n": args.n, "dim": 128, "queries": args.queries,
+                              "k": args.k, "params": PARAMS, "data": "face_like (LFW-fitted face model)",
+                              "machine": machines[0] if machines else machine(),
+                              "note": f"combined from {len(args.combine)} runs started side by side, one backend "
+                                      "each, on the same machine", "results": rows}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=1))
+    plot(result, plot_path(out))
+    print(f"wrote {out}")
+
+
+def plot_path(out: Path) -> Path:
+    """benchmarks/plots/scale.png beside a committed result; a PNG next to any other JSON."""
+    return ROOT / "benchmarks" / "plots" / "scale.png" if out.parent == ROOT / "benchmarks" / "results" \
+        else out.with_suffix(".png")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--n", type=int, default=1_000_000)
@@ -162,6 +193,9 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=0, help="threads of our HNSW build (0 = every core)")
     ap.add_argument("--backends", default=",".join(BACKENDS))
     ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument("--combine", type=Path, nargs="+", metavar="PART",
+                    help="merge the rows of runs started at the same time (result JSON files, or logs with "
+                         "one JSON row per line) into --out, e.g. one run per backend side by side")
     ap.add_argument("--child", choices=["build", "serve"], help=argparse.SUPPRESS)
     ap.add_argument("--backend", help=argparse.SUPPRESS)
     ap.add_argument("--work", type=Path, help=argparse.SUPPRESS)
@@ -175,6 +209,9 @@ def main() -> None:
 
     full = args.n >= 1_000_000
     out = args.out or ROOT / "benchmarks" / "results" / ("scale.json" if full else "quick/scale.json")
+    if args.combine:
+        combine(args, out)
+        return
     result: dict[str, Any] = {"benchmark": "scale", "n": args.n, "dim": 128, "queries": args.queries,
                               "k": args.k, "params": PARAMS, "data": "face_like (LFW-fitted face model)",
                               "machine": machine(), "results": []}
@@ -193,7 +230,7 @@ def main() -> None:
     result["machine"]["load_avg_end"] = list(os.getloadavg())
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1))
-    plot(result, ROOT / "benchmarks" / "plots" / ("scale.png" if full else "../results/quick/scale.png"))
+    plot(result, plot_path(out))
     print(f"wrote {out}")
 
 

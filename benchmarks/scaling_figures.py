@@ -69,6 +69,12 @@ def figures() -> dict[str, Any]:
     out["ingest"] = {"photos_per_s_measured": e2e["photos_per_s"], "workers_measured": e2e["workers"],
                      "per_core_photos_per_s": per_core,
                      "hours": {str(w): N_TARGET / (per_core * w) / 3600 for w in WORKERS}}
+    ray_file = ROOT / "benchmarks" / "results" / "ray_ingest.json"
+    if ray_file.exists():
+        r = json.loads(ray_file.read_text())
+        out["ray_ingest"] = {"photos": r["photos"], "cores": r["cores"], "best_s": r["best_s"],
+                             "ray_over_default": r["ray_over_default"], "same": r["same_faces_and_vectors"],
+                             "load_avg": r["machine"]["load_avg"]}
     out["machine"] = scale["machine"]
     return out
 
@@ -102,7 +108,14 @@ def render(f: dict[str, Any]) -> str:
           "| hours for 4.7 M photos | " + " | ".join(f"{h:.1f}" for h in ing["hours"].values()) + " |", "",
           "Loading the 4.7 M vectors themselves (insert rate above): "
           + ", ".join(f"{name} {b['load_hours_target'] * 60:.0f} min" for name, b in f["backends"].items()) + ".",
-          "", END]
+          ""]
+    if "ray_ingest" in f:
+        r = f["ray_ingest"]
+        L += [(f"Ray vs the default ingest (`benchmarks/results/ray_ingest.json`, {r['photos']} LFW photos, "
+               f"{r['cores']} cores, load average {r['load_avg'][0]:.1f}): default {r['best_s']['default']:.1f} s, "
+               f"Ray {r['best_s']['ray']:.1f} s (×{r['ray_over_default']:.2f}, Ray's start included); same faces "
+               f"and vectors: {'yes' if r['same'] else 'NO'}."), ""]
+    L.append(END)
     return "\n".join(L)
 
 
