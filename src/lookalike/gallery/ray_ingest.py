@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -41,6 +42,15 @@ def _ray() -> Any:
     except ImportError:
         raise MissingDependencyError("ray", extra="scale", purpose="distributed ingest (--ray)") from None
     return ray
+
+
+def _local_env() -> dict[str, Any]:
+    """A local Ray's workers import the very lookalike this driver runs (a checkout's src/ included)."""
+    import lookalike
+
+    parent = str(Path(lookalike.__file__).resolve().parents[1])
+    path = os.pathsep.join(p for p in (parent, os.environ.get("PYTHONPATH", "")) if p)
+    return {"env_vars": {"PYTHONPATH": path}}
 
 
 def _read(row: dict[str, Any]) -> dict[str, Any]:
@@ -157,7 +167,7 @@ def ray_ingest(gallery: Gallery, items: list[SourceItem], address: str | None = 
         if rest:
             if not ray.is_initialized():
                 ray.init(address=address, include_dashboard=False, log_to_driver=False,
-                         **({} if address else {"num_cpus": os.cpu_count() or 1}))
+                         **({} if address else {"num_cpus": os.cpu_count() or 1, "runtime_env": _local_env()}))
                 started = True
             for row in _results(ray, spec, rest, actors, gpus):
                 photo = None if row["error"] else _photo(row, dim)
