@@ -108,7 +108,7 @@ def _results(ray: Any, spec: PipelineSpec, tasks: list[tuple[str, str]], actors:
     cpus = int(ray.cluster_resources().get("CPU", 1))
     n = actors or (int(ray.cluster_resources().get("GPU", 0)) if gpus else cpus) or 1
     ds = ray.data.from_items([{"path": p, "select": s} for p, s in tasks])
-    ds = ds.map(_read, num_cpus=0)  # I/O: never waits for an actor's CPU
+    ds = ds.map(_read, num_cpus=0, concurrency=2)  # I/O: never waits for an actor's CPU; two readers
     ds = ds.map_batches(PipelineActor, fn_constructor_args=(spec, max(1, cpus // n) if not gpus else 1),
                         batch_size=BATCH, concurrency=n, num_cpus=0 if gpus else max(1, cpus // n),
                         num_gpus=gpus or None, batch_format="numpy")
