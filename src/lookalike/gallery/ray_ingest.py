@@ -46,9 +46,7 @@ def _ray() -> Any:
 
 def _local_env() -> dict[str, Any]:
     """A local Ray's workers import the very lookalike this driver runs (a checkout's src/ included)."""
-    import lookalike
-
-    parent = str(Path(lookalike.__file__).resolve().parents[1])
+    parent = str(Path(__file__).resolve().parents[2])  # the folder holding the lookalike package
     path = os.pathsep.join(p for p in (parent, os.environ.get("PYTHONPATH", "")) if p)
     return {"env_vars": {"PYTHONPATH": path}}
 
