@@ -72,9 +72,10 @@ def figures() -> dict[str, Any]:
     ray_file = ROOT / "benchmarks" / "results" / "ray_ingest.json"
     if ray_file.exists():
         r = json.loads(ray_file.read_text())
-        out["ray_ingest"] = {"photos": r["photos"], "cores": r["cores"], "best_s": r["best_s"],
-                             "ray_over_default": r["ray_over_default"], "same": r["same_faces_and_vectors"],
-                             "load_avg": r["machine"]["load_avg"]}
+        out["ray_ingest"] = {"sizes": r["sizes"], "cores": r["cores"], "same": r["same_faces_and_vectors"],
+                             "load_avg": r["machine"]["load_avg"], "fit": r.get("fit"),
+                             "lfw_photos": r.get("lfw_photos"), "at_lfw": r.get("ray_over_default_at_lfw"),
+                             "per_photo_ratio": r.get("per_photo_ratio")}
     out["machine"] = scale["machine"]
     return out
 
@@ -111,10 +112,17 @@ def render(f: dict[str, Any]) -> str:
           ""]
     if "ray_ingest" in f:
         r = f["ray_ingest"]
-        L += [(f"Ray vs the default ingest (`benchmarks/results/ray_ingest.json`, {r['photos']} LFW photos, "
-               f"{r['cores']} cores, load average {r['load_avg'][0]:.1f}): default {r['best_s']['default']:.1f} s, "
-               f"Ray {r['best_s']['ray']:.1f} s (×{r['ray_over_default']:.2f}, Ray's start included); same faces "
-               f"and vectors: {'yes' if r['same'] else 'NO'}."), ""]
+        runs = "; ".join(f"{x['photos']} photos: default {x['best_s']['default']:.1f} s, Ray {x['best_s']['ray']:.1f} s "
+                         f"(×{x['ray_over_default']:.2f})" for x in r["sizes"])
+        L += [(f"Ray vs the default ingest (`benchmarks/results/ray_ingest.json`, LFW photos, {r['cores']} cores, "
+               f"load average {r['load_avg'][0]:.1f}, Ray's start included): {runs}; same faces and vectors: "
+               f"{'yes' if r['same'] else 'NO'}.")]
+        if r["fit"]:
+            L += ["", (f"Fitted (time = fixed + per photo × n): default {r['fit']['default']['fixed_s']:.1f} s + "
+                       f"{r['fit']['default']['per_photo_s'] * 1e3:.0f} ms/photo, Ray {r['fit']['ray']['fixed_s']:.1f} s + "
+                       f"{r['fit']['ray']['per_photo_s'] * 1e3:.0f} ms/photo (×{r['per_photo_ratio']:.2f} per photo); "
+                       f"predicted for all {r['lfw_photos']:,} LFW photos: Ray ×{r['at_lfw']:.2f} the default's time.")]
+        L.append("")
     L.append(END)
     return "\n".join(L)
 
