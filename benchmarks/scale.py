@@ -181,7 +181,7 @@ def combine(args: argparse.Namespace, out: Path) -> None:
 
 def plot_path(out: Path) -> Path:
     """benchmarks/plots/scale.png beside a committed result; a PNG next to any other JSON."""
-    return ROOT / "benchmarks" / "plots" / "scale.png" if out.parent == ROOT / "benchmarks" / "results" \
+    return ROOT / "benchmarks" / "plots" / "scale.png" if out.resolve().parent == ROOT / "benchmarks" / "results" \
         else out.with_suffix(".png")
 
 
