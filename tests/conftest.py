@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.index.milvus_server import milvus_server  # noqa: F401  (a real Milvus server, started on demand)
+
 REPO = Path(__file__).resolve().parents[1]
 os.environ.setdefault("LOOKALIKE_CACHE", str(REPO / ".cache"))
 

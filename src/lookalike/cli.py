@@ -34,6 +34,9 @@ GalleryOpt = Annotated[
     Path | None, typer.Option("--gallery", "-g", help="Gallery folder (default: the per-user data folder).")
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print a machine-readable JSON answer.")]
+IndexUriOpt = Annotated[str | None, typer.Option(
+    "--index-uri", help="Milvus server for the vectors, e.g. http://host:19530 (implies --index milvus; token "
+                        "from LOOKALIKE_MILVUS_TOKEN). Without it, --index milvus uses Milvus Lite in the gallery.")]
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -91,6 +94,12 @@ def ingest(
     min_images: Annotated[int, typer.Option(help="Only people with at least this many photos.")] = 1,
     seed: Annotated[int, typer.Option(help="Seed of the --people sample.")] = 0,
     as_json: JsonOpt = False,
+    index_uri: IndexUriOpt = None,
+    ray: Annotated[bool, typer.Option(
+        "--ray", help="Run the pipeline on Ray actors (a local Ray unless --ray-address); --workers sets "
+                      "the number of actors.")] = False,
+    ray_address: Annotated[str | None, typer.Option(
+        "--ray-address", help="Ray cluster to join with --ray ('auto', 'ray://head:10001').")] = None,
 ) -> None:
     """Add the photos of a source to the gallery (resumable: stored photos are skipped)."""
     from lookalike.gallery.sources import sample_people
@@ -100,8 +109,10 @@ def ingest(
     items = sample_people(items, people, min_images, seed)
     if not as_json:
         err_console.print(f"[bold]{len(items)}[/] photos ({kind}) → {_gallery_path(gallery)}")
-    rep = build_gallery(_gallery_path(gallery), items, index=index, spec=_spec(pipeline, embedder, detector),
-                        workers=workers, progress=not as_json)
+    rep = build_gallery(_gallery_path(gallery), items, index=index or ("milvus" if index_uri else None),
+                        spec=_spec(pipeline, embedder, detector), workers=workers, progress=not as_json,
+                        index_params={"uri": index_uri} if index_uri else None,
+                        ray=(ray_address or "local") if ray or ray_address else None)
     summary = rep.summary()
     if as_json:
         print(json.dumps({**summary, "error_files": [{"path": p, "message": m} for p, m in rep.errors]}))
@@ -237,9 +248,15 @@ def serve(
         help="Two-service mode: URL of a running `lookalike serve-index`.")] = None,
     allow_open: AllowOpenOpt = False,
     allowed_host: AllowedHostOpt = None,
+    index_uri: IndexUriOpt = None,
 ) -> None:
     """Serve the look-alike web page and REST API (API docs at /docs)."""
     from lookalike.service.run import serve as run_serve
+
+    if index_uri:  # point the gallery at this Milvus server (checked now: unreachable → one clear error)
+        from lookalike.gallery.gallery import Gallery
+
+        Gallery.open(_gallery_path(gallery), index="milvus", create=False, uri=index_uri).close()
 
     run_serve(_gallery_path(gallery), host=host, port=port, index_url=index_url, allow_open=allow_open,
               allowed_hosts=tuple(allowed_host or ()))

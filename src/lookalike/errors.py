@@ -52,6 +52,10 @@ class ServiceUnavailableError(LookalikeError):
     """A service lookalike depends on (the index service) did not answer in time or at all."""
 
 
+class IndexUnavailableError(ServiceUnavailableError):
+    """The vector store (a Milvus server) did not answer; the gallery's store is unchanged."""
+
+
 class AuthorizationError(LookalikeError):
     """A write request came without the configured API token, or with a wrong one."""
 

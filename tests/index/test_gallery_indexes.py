@@ -12,6 +12,7 @@ from lookalike.gallery import Gallery, lfw
 from lookalike.gallery.index_state import IndexState
 from lookalike.gallery.ingest import ingest
 from lookalike.index import index_class
+from tests.index.milvus_server import index_case
 
 PEOPLE = ["Aaron_Peirsol", "Abdullah_Gul", "Adrien_Brody", "Alejandro_Toledo", "Ali_Naimi", "Amelie_Mauresmo"]
 
@@ -26,12 +27,14 @@ def test_a_new_gallery_uses_our_hnsw(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("name", ["hnsw", "exact", "hnswlib", "faiss-flat", "faiss-hnsw", "faiss-ivfpq", "annoy",
-                                  "ngt", "kdtree", "balltree"])
-def test_gallery_with_index(name: str, lfw_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    if not index_class(name).available():
+                                  "ngt", "kdtree", "balltree", "milvus", "milvus@server"])
+def test_gallery_with_index(name: str, lfw_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                            request: pytest.FixtureRequest) -> None:
+    if not index_class(name.split("@")[0]).available():
         pytest.skip(f"{name} is not installed")
+    name, params = index_case(name, request)
     items = [it for it in lfw(lfw_root) if it.person in PEOPLE][:40]
-    with Gallery.open(tmp_path / "g", index=name) as g:
+    with Gallery.open(tmp_path / "g", index=name, **params) as g:
         ingest(g, items, workers=1, progress=False)
         ids, vecs = g.store.embeddings()
         before = g.index.search(vecs, 5)

@@ -122,10 +122,11 @@ class Gallery:
             index_class(name)  # unknown names fail here, clearly
             params = json.loads(store.get_meta(meta.INDEX_PARAMS) or "{}") if name == saved else {}
             params.update(index_params)
+            gallery = cls(root, store, name, params, chosen)  # an index that cannot be reached changes nothing
             if name != saved or index_params:
                 store.set_meta(meta.INDEX, name)
                 store.set_meta(meta.INDEX_PARAMS, json.dumps(params))
-            return cls(root, store, name, params, chosen)
+            return gallery
         except BaseException:
             store.close()
             raise
@@ -229,7 +230,7 @@ class Gallery:
                 if self.index.dim != photo.embeddings.shape[1]:
                     self.index = self._index_state().rebuild()
                 else:
-                    self.index.add(photo.embeddings, np.array(ids, dtype=np.int64))
+                    self._index_state().add(self.index, photo.embeddings, np.array(ids, dtype=np.int64), person)
                     self._index_state().added(ids)
             return ids
 

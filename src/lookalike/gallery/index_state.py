@@ -87,13 +87,14 @@ class IndexState:
         if new:
             ids, vecs = self.store.embeddings_of(new)
             if len(ids):
-                index.add(vecs, ids)
+                self.add(index, vecs, ids)
         self.ids = stored
         self.generation = gen
 
     def replay(self, index: Index, indexed: np.ndarray) -> None:
         """Bring an index holding ``indexed`` ids up to the store: remove the gone, add the new."""
-        self.ids = set(np.asarray(indexed).tolist())
+        live = index.live_ids()  # an external store (Milvus) may hold more or less than the last save
+        self.ids = set(np.asarray(indexed if live is None else live).tolist())
         self.generation = -1
         self.catch_up(index)
 
@@ -109,14 +110,26 @@ class IndexState:
 
     def rebuild(self) -> Index:
         """A new index holding every stored face."""
-        index = create_index(self.name, self.dim, **self.params)
+        index = create_index(self.name, self.dim, **index_class(self.name).in_gallery(self.params, self.root))
         gen = self.store.generation
         ids, vecs = self.store.embeddings()
         if len(ids):
-            index.add(vecs, ids)
+            self.add(index, vecs, ids)
         self.ids = set(ids.tolist())
         self.generation = gen
         return index
+
+    def add(self, index: Index, vecs: np.ndarray, ids: np.ndarray, person: str | None = None) -> None:
+        """Add vectors; indexes with scalar fields also get each face's person and the model."""
+        if not index.supports_filter:
+            index.add(vecs, ids)
+            return
+        if person is None:
+            recs = self.store.faces(ids.tolist())
+            people = [recs[int(i)].person if int(i) in recs else None for i in ids]
+        else:
+            people = [person] * len(ids)
+        index.add(vecs, ids, people=people, model=self.embedder)  # type: ignore[call-arg]
 
     def save(self, index: Index) -> None:
         """Persist the index with exactly the ids it holds and the store generation they match

@@ -28,6 +28,8 @@ class Index(abc.ABC):
     name: ClassVar[str] = ""
     #: True when ``save``/``load`` use a safe format; otherwise galleries rebuild from the store
     persistent: ClassVar[bool] = False
+    #: True when ``add``/``search`` take ``people=`` and ``model=`` (scalar fields a search can filter on)
+    supports_filter: ClassVar[bool] = False
     #: True when ``remove`` is supported natively (otherwise the wrapper rebuilds)
 
     def __init__(self, dim: int, space: str = "l2", **params: Any) -> None:
@@ -67,6 +69,15 @@ class Index(abc.ABC):
     def build(self) -> None:
         """Make every added vector searchable now. Static indexes (annoy, trees, IVF) build here,
         otherwise on the first search after a change; incremental indexes have nothing to do."""
+
+    def live_ids(self) -> np.ndarray | None:
+        """The ids an external store holds now, when it outlives this process (Milvus); else None."""
+        return None
+
+    @classmethod
+    def in_gallery(cls, params: dict[str, Any], root: Path) -> dict[str, Any]:
+        """The parameters this index runs with inside the gallery folder ``root`` (where its files live)."""
+        return params
 
     def set_search_params(self, **params: Any) -> None:
         """Change search-time parameters (ef, nprobe, search_k...)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from lookalike.faces.spec import PipelineSpec
 from lookalike.gallery.gallery import Gallery
@@ -21,12 +22,19 @@ def resolve_source(source: str | Path) -> tuple[str, list[SourceItem]]:
 
 def build_gallery(gallery_path: str | Path, source: str | Path | list[SourceItem], *, index: str | None = None,
                   spec: PipelineSpec | None = None, workers: int = 0, people: int | None = None,
-                  min_images: int = 1, seed: int = 0, progress: bool = True) -> IngestReport:
+                  min_images: int = 1, seed: int = 0, progress: bool = True,
+                  index_params: dict[str, Any] | None = None, ray: str | None = None) -> IngestReport:
     """Add a source's photos to the gallery at ``gallery_path`` (created if needed), resumably.
 
     ``people`` keeps a seeded random sample of that many people with at least ``min_images`` photos.
+    ``index_params`` go to the index (e.g. ``{"uri": "http://host:19530"}`` for a Milvus server).
+    ``ray``: run the pipeline on Ray actors — ``"local"`` starts Ray here, else a cluster address.
     """
     items = source if isinstance(source, list) else resolve_source(source)[1]
     items = sample_people(items, people, min_images, seed)
-    with Gallery.open(gallery_path, index=index, spec=spec) as g:
+    with Gallery.open(gallery_path, index=index, spec=spec, **(index_params or {})) as g:
+        if ray:
+            from lookalike.gallery.ray_ingest import ray_ingest
+
+            return ray_ingest(g, items, address=None if ray == "local" else ray, actors=workers, progress=progress)
         return ingest(g, items, workers=workers, progress=progress)

@@ -8,6 +8,7 @@ from lookalike.index.adapters import (  # noqa: F401  (imported for their @regis
     annoy_adapter,
     faiss_adapters,
     hnswlib_adapter,
+    milvus_adapter,
     ngt_adapter,
     sklearn_trees,
 )
