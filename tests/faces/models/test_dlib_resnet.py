@@ -174,7 +174,7 @@ def test_reader_rejects_trailing_bytes_and_missing_file(model_bytes: bytes, tmp_
 def test_weights_are_converted_once_and_cached(
     model_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from lookalike.faces import model_cache
+    from lookalike.faces.models.dlib_resnet import weights as model_cache
 
     monkeypatch.setenv("LOOKALIKE_CACHE", str(tmp_path))
     first = model_cache.load_network(model_path)
@@ -194,7 +194,7 @@ def test_weights_are_converted_once_and_cached(
 
 
 def test_damaged_cache_is_rebuilt(model_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from lookalike.faces import model_cache
+    from lookalike.faces.models.dlib_resnet import weights as model_cache
 
     monkeypatch.setenv("LOOKALIKE_CACHE", str(tmp_path))
     first = model_cache.load_network(model_path)
