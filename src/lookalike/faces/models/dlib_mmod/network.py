@@ -10,6 +10,7 @@ order (see :mod:`lookalike.faces.fast_embed`), so scores agree with dlib's to ~1
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Literal, Protocol
 
@@ -17,7 +18,7 @@ import numpy as np
 
 from lookalike.errors import LookalikeError
 from lookalike.faces.models.dlib_mmod.postprocess import OutputGeometry, RawDetection, detections
-from lookalike.faces.models.dlib_mmod.pyramid import TiledLayout, build_tiled_tensor, tiled_layout
+from lookalike.faces.models.dlib_mmod.pyramid import TiledLayout, normalize, tile_planes, tiled_layout
 from lookalike.faces.models.dlib_mmod.weights import MMODModel, load_mmod
 
 Runtime = Literal["onnx", "torch"]
@@ -69,21 +70,32 @@ class MMODNetwork:
         inp = self.model.input
         return tiled_layout(rows, cols, inp.padding, inp.outer_padding, inp.pyramid_n)
 
-    def scores(self, image: np.ndarray) -> tuple[np.ndarray, TiledLayout]:
-        """The network's ``(rows', cols')`` output map for ``image`` and the layout it used."""
-        image = _rgb(image)
-        layout = self.layout(*image.shape[:2])
+    def normalize(self, image: np.ndarray) -> np.ndarray:
+        """The image as the network's ``(3, rows, cols)`` float32 input planes."""
+        return normalize(_rgb(image), self.model.input.mean, self.model.input.scale)
+
+    def scores(self, planes: np.ndarray) -> tuple[np.ndarray, TiledLayout]:
+        """The network's ``(rows', cols')`` output map for normalised planes, and the layout used."""
+        layout = self.layout(planes.shape[1], planes.shape[2])
         if not layout.rects:
             return np.zeros((0, 0), np.float32), layout
-        tiled = build_tiled_tensor(image, layout, self.model.input.mean, self.model.input.scale)
-        return self.runner(tiled)[0], layout
+        return self.runner(tile_planes(planes, layout))[0], layout
+
+    def detect_planes(
+        self,
+        planes: np.ndarray,
+        threshold: float = 0.0,
+        to_image: Callable[[tuple[float, ...]], tuple[float, ...]] | None = None,
+    ) -> list[RawDetection]:
+        """Detections in normalised planes; ``to_image`` maps boxes to the photo before rounding."""
+        scores, layout = self.scores(planes)
+        if scores.size == 0:
+            return []
+        return detections(scores, layout, self.geometry, self.window, self.nms, threshold, to_image)
 
     def detect(self, image: np.ndarray, threshold: float = 0.0) -> list[RawDetection]:
         """dlib's detections for ``image`` (no upsampling), highest score first."""
-        scores, layout = self.scores(image)
-        if scores.size == 0:
-            return []
-        return detections(scores, layout, self.geometry, self.window, self.nms, threshold)
+        return self.detect_planes(self.normalize(image), threshold)
 
 
 def _rgb(image: np.ndarray) -> np.ndarray:

@@ -21,6 +21,7 @@ Boxes are dlib's ``(left, top, right, bottom)`` with right / bottom inclusive.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -107,8 +108,13 @@ def detections(
     window: tuple[int, int],
     nms: tuple[float, float],
     threshold: float = 0.0,
+    to_image: Callable[[tuple[float, ...]], tuple[float, ...]] | None = None,
 ) -> list[RawDetection]:
-    """Detections (after NMS, highest score first) from one ``(rows, cols)`` output map."""
+    """Detections (after NMS, highest score first) from one ``(rows, cols)`` output map.
+
+    ``to_image`` maps a box from the network's input image to the photo before rounding (when
+    the photo was rescaled or its first pyramid levels skipped); ``None``: they are the same.
+    """
     rows, cols = np.nonzero(scores > threshold)
     if rows.size == 0:
         return []
@@ -120,6 +126,8 @@ def detections(
         px = cols[k] * geometry.scale + geometry.offset
         py = rows[k] * geometry.scale + geometry.offset
         box = tiled_to_image(layout, (px - half_w, py - half_h, px + half_w, py + half_h))
+        if to_image is not None:
+            box = to_image(box)
         rect: Rect = (lround(box[0]), lround(box[1]), lround(box[2]), lround(box[3]))
         if any(boxes_overlap(d.rect, rect, *nms) for d in found):
             continue

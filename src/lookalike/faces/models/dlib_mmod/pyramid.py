@@ -102,94 +102,113 @@ def tiled_layout(rows: int, cols: int, padding: int = 10, outer_padding: int = 1
     return TiledLayout(tuple(rects), out_rows, out_cols, n)
 
 
-@lru_cache(maxsize=4096)
 def _axis_positions_simd(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Source indices and fractions along the column axis, as dlib's SSE loop computes them.
+    """Source columns and fractions along the column axis, as dlib's SSE loop computes them.
 
     ``resize_image`` for float images steps four lanes at once with float32 positions
-    (``x_j += 4·scale`` accumulated in float32, truncated to an int); the last columns, once
-    lane 3's right neighbour would leave the image, use a double loop.
+    (``x_j += float32(4·scale)`` accumulated in float32, truncated to an int); once lane 3's right
+    neighbour would leave the image, the remaining columns use a double loop. The float32 drift
+    of those positions (up to ~0.004 px on a 640-pixel row) is reproduced.
     """
     scale = (n_in - 1) / max(n_out - 1, 1)
+    steps = n_out // 4 + 2
+    start = np.array([-4 * scale + j * scale for j in range(4)], np.float32)
+    incr = np.empty((steps + 1, 4), np.float32)
+    incr[0] = start
+    incr[1:] = np.float32(4 * scale)
+    xs = np.add.accumulate(incr, axis=0, dtype=np.float32)[1:]  # sequential float32 additions
+    lf = xs.astype(np.int64)  # _mm_cvttps_epi32 (truncation)
+    inside = lf[:, 3] + 1 < n_in
+    n_simd = int(np.argmin(inside)) if not inside.all() else steps
+    c = 4 * n_simd
     left = np.empty(n_out, np.int64)
     frac = np.empty(n_out, np.float32)
-    # SIMD part: lane j holds float32(-4s + j s) + t · float32(4s) after t+1 additions
-    steps = max(n_out // 4 + 2, 2)
-    step = np.float32(4 * scale)
-    lanes = np.array([-4 * scale + j * scale for j in range(4)], np.float32)
-    xs = np.empty((steps, 4), np.float32)
-    acc = lanes.copy()
-    for t in range(steps):  # sequential float32 accumulation, like the SSE register
-        acc = (acc + step).astype(np.float32)
-        xs[t] = acc
-    c = 0
-    for t in range(steps):
-        lf = xs[t].astype(np.int64)  # _mm_cvttps_epi32 (truncation)
-        if lf[3] + 1 >= n_in or c + 4 > n_out + 3:
-            break
-        if c + 4 > n_out:  # dlib would write past the row; cannot happen when lane 3 stays inside
-            break
-        left[c : c + 4] = lf
-        frac[c : c + 4] = (xs[t] - lf.astype(np.float32)).astype(np.float32)
-        c += 4
+    left[:c] = lf[:n_simd].reshape(-1)
+    frac[:c] = (xs[:n_simd] - lf[:n_simd].astype(np.float32)).reshape(-1)
     x = -scale + c * scale
-    for cc in range(c, n_out):
+    for cc in range(c, n_out):  # the tail: double positions
         x += scale
-        lf = math.floor(x)
-        left[cc] = lf
-        frac[cc] = np.float32(x - lf)
-    right = np.minimum(left + 1, n_in - 1)
-    return left, right, frac
+        left[cc] = math.floor(x)
+        frac[cc] = np.float32(x - math.floor(x))
+    return left, np.minimum(left + 1, n_in - 1), frac
 
 
-@lru_cache(maxsize=4096)
 def _axis_positions_rows(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Row indices and fractions: ``y`` accumulated in double from ``-scale``."""
+    """Source rows and fractions: ``y`` accumulated in double from ``-scale``."""
     scale = (n_in - 1) / max(n_out - 1, 1)
-    top = np.empty(n_out, np.int64)
-    frac = np.empty(n_out, np.float64)
-    y = -scale
-    for r in range(n_out):
-        y += scale
-        t = math.floor(y)
-        top[r] = t
-        frac[r] = y - t
-    bottom = np.minimum(top + 1, n_in - 1)
-    return top, bottom, frac
+    incr = np.full(n_out + 1, scale)
+    incr[0] = -scale
+    ys = np.add.accumulate(incr)[1:]  # sequential double additions, like dlib's loop
+    top = np.floor(ys).astype(np.int64)
+    return top, np.minimum(top + 1, n_in - 1), ys - top
+
+
+@lru_cache(maxsize=1024)
+def _resize_matrices(rows_in: int, cols_in: int, rows_out: int, cols_out: int, channels: int):  # noqa: ANN202
+    """Sparse ``(Ry, RxT)`` with ``out[c] = Ry @ in[c] @ RxT`` (Ry block-diagonal over channels)."""
+    import scipy.sparse as sp
+
+    left, right, fx = _axis_positions_simd(cols_in, cols_out)
+    top, bottom, fy = _axis_positions_rows(rows_in, rows_out)
+    cols = np.arange(cols_out)
+    rxt = sp.csr_matrix(
+        (np.concatenate([1 - fx, fx]).astype(np.float32), (np.concatenate([left, right]), np.concatenate([cols, cols]))),
+        shape=(cols_in, cols_out),
+    )
+    rows = np.arange(rows_out)
+    ry = sp.csr_matrix(
+        (np.concatenate([1 - fy, fy]).astype(np.float32), (np.concatenate([rows, rows]), np.concatenate([top, bottom]))),
+        shape=(rows_out, rows_in),
+    )
+    return sp.block_diag([ry] * channels, format="csr"), rxt
 
 
 def resize_bilinear(src: np.ndarray, out_rows: int, out_cols: int) -> np.ndarray:
-    """dlib's corner-aligned bilinear resize of a ``(channels, rows, cols)`` float32 array."""
-    c_in, r_in, w_in = src.shape
-    left, right, fx = _axis_positions_simd(w_in, out_cols)
-    top, bottom, fy = _axis_positions_rows(r_in, out_rows)
-    fx = fx[None, None, :]
-    gx = np.float32(1) - fx
-    fy32 = fy.astype(np.float32)[None, :, None]
-    gy32 = (1 - fy).astype(np.float32)[None, :, None]
-    rows_t = src[:, top, :]
-    rows_b = src[:, bottom, :]
-    # tl·(1-fy)(1-fx) + tr·(1-fy)fx + bl·fy(1-fx) + br·fy·fx, in float32
-    out = rows_t[:, :, left] * (gy32 * gx)
-    out += rows_t[:, :, right] * (gy32 * fx)
-    out += rows_b[:, :, left] * (fy32 * gx)
-    out += rows_b[:, :, right] * (fy32 * fx)
-    return out
+    """dlib's corner-aligned bilinear resize of a ``(channels, rows, cols)`` float32 array.
+
+    Separable (columns, then rows) as two sparse products; the sampling positions are dlib's,
+    the weights its ``(1-f)·a + f·b``; only the float32 summation order differs (~1e-7).
+    """
+    ch, rows, cols = src.shape
+    ry, rxt = _resize_matrices(rows, cols, out_rows, out_cols, ch)
+    flat = np.ascontiguousarray(src).reshape(ch * rows, cols)
+    tmp = (rxt.T @ flat.T).T  # (ch·rows, out_cols)
+    out = ry @ np.ascontiguousarray(tmp, dtype=np.float32)
+    return np.asarray(out, dtype=np.float32).reshape(ch, out_rows, out_cols)
+
+
+def normalize(image: np.ndarray, mean: tuple[float, float, float], scale: float = 256.0) -> np.ndarray:
+    """``(pixel - mean[c]) / scale`` as ``(3, rows, cols)`` float32 planes (dlib's ``to_tensor``)."""
+    planes = np.moveaxis(image, 2, 0).astype(np.float32)
+    planes -= np.array(mean, np.float32)[:, None, None]
+    planes /= np.float32(scale)
+    return planes
 
 
 def build_tiled_tensor(
     image: np.ndarray, layout: TiledLayout, mean: tuple[float, float, float], scale: float = 256.0
 ) -> np.ndarray:
     """The ``(1, 3, rows, cols)`` float32 input tensor dlib builds for an RGB uint8 ``image``."""
-    out = np.zeros((1, 3, layout.rows, layout.cols), np.float32)
+    return tile_planes(normalize(image, mean, scale), layout)
+
+
+def tile_planes(planes: np.ndarray, layout: TiledLayout) -> np.ndarray:
+    """Tile already normalised ``(3, rows, cols)`` planes and their pyramid into one tensor."""
+    out = np.zeros((1, planes.shape[0], layout.rows, layout.cols), np.float32)
     if not layout.rects:
         return out
     l0, t0, r0, b0 = layout.rects[0]
-    planes = np.moveaxis(image, 2, 0).astype(np.float32)
-    out[0, :, t0 : b0 + 1, l0 : r0 + 1] = (planes - np.array(mean, np.float32)[:, None, None]) / np.float32(scale)
-    for prev, cur in zip(layout.rects, layout.rects[1:]):
-        src = out[0, :, prev[1] : prev[3] + 1, prev[0] : prev[2] + 1]
-        out[0, :, cur[1] : cur[3] + 1, cur[0] : cur[2] + 1] = resize_bilinear(
-            src, cur[3] - cur[1] + 1, cur[2] - cur[0] + 1
-        )
+    out[0, :, t0 : b0 + 1, l0 : r0 + 1] = planes
+    prev_img = planes
+    for cur in layout.rects[1:]:
+        prev_img = resize_bilinear(prev_img, cur[3] - cur[1] + 1, cur[2] - cur[0] + 1)
+        out[0, :, cur[1] : cur[3] + 1, cur[0] : cur[2] + 1] = prev_img
     return out
+
+
+def pyramid_level(planes: np.ndarray, levels: int, n: int = 6) -> np.ndarray:
+    """Level ``levels`` of the pyramid of ``planes``, exactly as it appears in dlib's tiled tensor."""
+    sizes = level_sizes(planes.shape[1], planes.shape[2], n)
+    for rows, cols in sizes[1 : levels + 1]:
+        planes = resize_bilinear(planes, rows, cols)
+    return planes
