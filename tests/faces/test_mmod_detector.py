@@ -210,3 +210,15 @@ def test_torch_runner_agrees_with_onnx(group_photos: Path, network) -> None:
     torch_net = MMODNetwork(runtime="torch", device="cpu")
     image = load_image(group_photos / "dlib_2008_001322.jpg")
     assert_same(_ours(torch_net, image), _ours(network, image), "torch vs onnx")
+
+
+def test_selectable_by_name(group_photos: Path) -> None:
+    from lookalike.errors import LookalikeError
+    from lookalike.faces.detectors import create_detector
+
+    det = create_detector("mmod", min_face=80)
+    assert det.name == "mmod" and det.upsample == "min80"
+    faces = det.detect(load_image(group_photos / "dlib_2008_002506.jpg"))
+    assert len(faces) == 3 and faces[0].box.area >= faces[-1].box.area
+    with pytest.raises(LookalikeError):
+        create_detector("nope")

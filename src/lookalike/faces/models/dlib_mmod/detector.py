@@ -58,7 +58,7 @@ class MMODFaceDetector:
         self.min_face = min_face
         self.threshold = float(threshold)
         self.runtime = self.network.runtime
-        self.name = "mmod"
+        self.name = "mmod" if runtime == "onnx" else f"mmod-{runtime}"
         self._predictor = dlib.shape_predictor(frm.pose_predictor_five_point_model_location())
         self._rect = dlib.rectangle
         self._lock = threading.Lock()
