@@ -71,7 +71,7 @@ def make_detectors(threads: int | None) -> dict[str, Callable[[np.ndarray], Raw]
     hog = dlib.get_frontal_face_detector()
     cnn = dlib.cnn_face_detection_model_v1(frm.cnn_face_detector_model_location())
 
-    def rect(r) -> tuple[int, int, int, int]:  # noqa: ANN001
+    def rect(r) -> tuple[int, int, int, int]:
         return (r.left(), r.top(), r.right(), r.bottom())
 
     def hog_up(up: int) -> Callable[[np.ndarray], Raw]:
@@ -240,11 +240,16 @@ def bench_speed(dets: dict, names: list[str], repeats: int) -> dict:
             out[size][name] = {"median_ms": round(1000 * statistics.median(times), 2),
                                "runs_ms": [round(1000 * t, 2) for t in times], "faces": len(found),
                                "loadavg_1min": round(os.getloadavg()[0], 2)}  # fmt: skip
-            print(f"  (c) {size:9s} {name:14s} {out[size][name]['median_ms']:9.1f} ms  faces {len(found)}", flush=True)
+            print(
+                f"  (c) {size:9s} {name:14s} {out[size][name]['median_ms']:9.1f} ms  faces {len(found)}",
+                flush=True,
+            )
     ref = out["640x480"]
     if "cnn-up0" in ref:
         out["speedup_vs_cnn_640x480"] = {
-            n: round(ref["cnn-up0"]["median_ms"] / ref[n]["median_ms"], 2) for n in ref if n.startswith("mmod")
+            n: round(ref["cnn-up0"]["median_ms"] / ref[n]["median_ms"], 2)
+            for n in ref
+            if n.startswith("mmod")
         }
         print(f"  (c) speed-up over dlib's CNN at 640x480: {out['speedup_vs_cnn_640x480']}", flush=True)
     return out
@@ -274,7 +279,9 @@ def plot(results: dict, path: Path) -> None:
     speed = {k: v for k, v in results.get("speed", {}).items() if "x" in k and isinstance(v, dict)}
     if speed:
         ax = axes[0]
-        names = sorted({n for v in speed.values() for n in v}, key=lambda n: list(results["detectors"]).index(n))
+        names = sorted(
+            {n for v in speed.values() for n in v}, key=lambda n: list(results["detectors"]).index(n)
+        )
         width = 0.8 / len(names)
         for i, n in enumerate(names):
             ys = [speed[s].get(n, {}).get("median_ms", np.nan) for s in speed]
@@ -289,7 +296,12 @@ def plot(results: dict, path: Path) -> None:
         ax = axes[1]
         names = list(group)
         ax.bar(np.arange(len(names)) - 0.2, [group[n]["found"] for n in names], 0.4, label="faces found")
-        ax.bar(np.arange(len(names)) + 0.2, [group[n]["false_positives"] for n in names], 0.4, label="false positives")
+        ax.bar(
+            np.arange(len(names)) + 0.2,
+            [group[n]["false_positives"] for n in names],
+            0.4,
+            label="false positives",
+        )
         ax.axhline(next(iter(group.values()))["faces"], color="k", lw=0.8, ls="--")
         ax.set_xticks(np.arange(len(names)), names, rotation=30, ha="right", fontsize=8)
         ax.set_title("(a) annotated group photos (IoU ≥ 0.5)", fontsize=10)
@@ -304,7 +316,9 @@ def plot(results: dict, path: Path) -> None:
             ax.text(i, part[n]["no_face"], str(part[n]["no_face"]), ha="center", va="bottom", fontsize=8)
         ax.set_xticks(np.arange(len(names)), names, rotation=30, ha="right", fontsize=8)
         which = "all" if lfw.get("all") else "sample"
-        ax.set_title(f"(b) LFW ({which}, {next(iter(part.values()))['photos']} photos): no face found", fontsize=10)
+        ax.set_title(
+            f"(b) LFW ({which}, {next(iter(part.values()))['photos']} photos): no face found", fontsize=10
+        )
     fig.suptitle(f"Face detectors — {results['machine']['cpu'][:40]}, {results['machine']['threads_used']} threads",
                  fontsize=10)  # fmt: skip
     fig.tight_layout()
@@ -314,7 +328,9 @@ def plot(results: dict, path: Path) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--lfw-all", type=int, default=13233, help="LFW photos for HOG and mmod-onnx-80 (0: skip)")
+    ap.add_argument(
+        "--lfw-all", type=int, default=13233, help="LFW photos for HOG and mmod-onnx-80 (0: skip)"
+    )
     ap.add_argument("--sample", type=int, default=500, help="LFW sample run by every detector")
     ap.add_argument("--repeats", type=int, default=7, help="timed runs per fast detector and size")
     ap.add_argument("--threads", type=int, default=None, help="threads for our detector (default: all cores)")

@@ -30,7 +30,7 @@ def _box(rect: tuple[int, int, int, int]) -> Box:
     return Box(left, top, right + 1, bottom + 1)
 
 
-def _dlib_rect(r) -> tuple[int, int, int, int]:  # noqa: ANN001 - dlib.rectangle
+def _dlib_rect(r) -> tuple[int, int, int, int]:
     return (r.left(), r.top(), r.right(), r.bottom())
 
 
@@ -101,7 +101,12 @@ def test_tiled_layout_holds_every_level_without_overlap() -> None:
 
 
 #: a CI-sized subset (the benchmark checks every group photo): faces of 63-109 px, found at upsample 0
-CI_GROUP_PHOTOS = ("dlib_2008_001322.jpg", "dlib_2008_002506.jpg", "dlib_2008_001009.jpg", "dlib_2009_004587.jpg")
+CI_GROUP_PHOTOS = (
+    "dlib_2008_001322.jpg",
+    "dlib_2008_002506.jpg",
+    "dlib_2008_001009.jpg",
+    "dlib_2009_004587.jpg",
+)
 
 
 def test_equals_dlib_on_annotated_group_photos(group_photos: Path, dlib_cnn, network) -> None:
@@ -150,7 +155,11 @@ def test_pipeline_detector_finds_annotated_faces(group_photos: Path, mmod_detect
         image = load_image(photo)
         faces = mmod_detector.detect(image)
         counts = match([f.box for f in faces], truth)
-        total, found, false_pos = total + counts.truth, found + counts.found, false_pos + counts.false_positives
+        total, found, false_pos = (
+            total + counts.truth,
+            found + counts.found,
+            false_pos + counts.false_positives,
+        )
         areas = [f.box.area for f in faces]
         assert areas == sorted(areas, reverse=True)
         assert all(f.landmarks.shape == (5, 2) for f in faces)

@@ -50,7 +50,9 @@ class MMODFaceDetector:
         threads: int | None = None,
     ) -> None:
         if not isinstance(min_face, int) or not 10 <= min_face <= 4096:
-            raise LookalikeError(f"min_face must be an integer number of pixels in 10..4096, got {min_face!r}")
+            raise LookalikeError(
+                f"min_face must be an integer number of pixels in 10..4096, got {min_face!r}"
+            )
         import dlib
         import face_recognition_models as frm
 
@@ -78,7 +80,7 @@ class MMODFaceDetector:
         if self.min_face < self.window:
             return self.window / self.min_face, 0
         rate = self.network.layout(1, 1).n / (self.network.layout(1, 1).n - 1.0)
-        skip = int(math.floor(math.log(self.min_face / self.window) / math.log(rate) + 1e-9))
+        skip = math.floor(math.log(self.min_face / self.window) / math.log(rate) + 1e-9)
         usable = len(level_sizes(rows, cols, self.network.model.input.pyramid_n)) - 1
         return 1.0, max(0, min(skip, usable))
 

@@ -30,7 +30,7 @@ def onnx_path(model: MMODModel) -> Path:
     return target
 
 
-def build_onnx(model: MMODModel):  # noqa: ANN201 - onnx.ModelProto, onnx is optional
+def build_onnx(model: MMODModel):
     """The ``onnx.ModelProto``: Conv (+ Relu) per layer."""
     try:
         from onnx import TensorProto, helper, numpy_helper
@@ -59,7 +59,9 @@ def build_onnx(model: MMODModel):  # noqa: ANN201 - onnx.ModelProto, onnx is opt
         [helper.make_tensor_value_info(OUTPUT_NAME, TensorProto.FLOAT, [1, n_out, "out_rows", "out_cols"])],
         initializer=inits,
     )
-    onnx_model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", ONNX_OPSET)], producer_name="lookalike")
+    onnx_model = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", ONNX_OPSET)], producer_name="lookalike"
+    )
     onnx_model.ir_version = 8  # readable by every onnxruntime ≥ 1.14
     return onnx_model
 

@@ -39,12 +39,12 @@ class RawDetection:
 
 def lround(x: float) -> int:
     """C's ``std::lround``: halves round away from zero."""
-    return int(math.floor(x + 0.5)) if x >= 0 else -int(math.floor(-x + 0.5))
+    return math.floor(x + 0.5) if x >= 0 else -math.floor(-x + 0.5)
 
 
 def _round_point(x: float) -> int:
     """dlib's double → long vector conversion: ``floor(x + 0.5)``."""
-    return int(math.floor(x + 0.5))
+    return math.floor(x + 0.5)
 
 
 def nearest_rect(rects: tuple[Rect, ...], x: int, y: int) -> int:

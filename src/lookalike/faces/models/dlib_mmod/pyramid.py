@@ -144,7 +144,7 @@ def _axis_positions_rows(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray,
 
 
 @lru_cache(maxsize=1024)
-def _resize_matrices(rows_in: int, cols_in: int, rows_out: int, cols_out: int, channels: int):  # noqa: ANN202
+def _resize_matrices(rows_in: int, cols_in: int, rows_out: int, cols_out: int, channels: int):
     """Sparse ``(Ry, RxT)`` with ``out[c] = Ry @ in[c] @ RxT`` (Ry block-diagonal over channels)."""
     import scipy.sparse as sp
 
@@ -152,12 +152,18 @@ def _resize_matrices(rows_in: int, cols_in: int, rows_out: int, cols_out: int, c
     top, bottom, fy = _axis_positions_rows(rows_in, rows_out)
     cols = np.arange(cols_out)
     rxt = sp.csr_matrix(
-        (np.concatenate([1 - fx, fx]).astype(np.float32), (np.concatenate([left, right]), np.concatenate([cols, cols]))),
+        (
+            np.concatenate([1 - fx, fx]).astype(np.float32),
+            (np.concatenate([left, right]), np.concatenate([cols, cols])),
+        ),
         shape=(cols_in, cols_out),
     )
     rows = np.arange(rows_out)
     ry = sp.csr_matrix(
-        (np.concatenate([1 - fy, fy]).astype(np.float32), (np.concatenate([rows, rows]), np.concatenate([top, bottom]))),
+        (
+            np.concatenate([1 - fy, fy]).astype(np.float32),
+            (np.concatenate([rows, rows]), np.concatenate([top, bottom])),
+        ),
         shape=(rows_out, rows_in),
     )
     return sp.block_diag([ry] * channels, format="csr"), rxt

@@ -26,7 +26,9 @@ class TorchRunner:
             torch.set_num_threads(threads or default_threads())
         layers: list[torch.nn.Module] = []
         for c in model.convs:
-            conv = torch.nn.Conv2d(c.weight.shape[1], c.weight.shape[0], c.kernel, stride=c.stride, padding=c.padding)
+            conv = torch.nn.Conv2d(
+                c.weight.shape[1], c.weight.shape[0], c.kernel, stride=c.stride, padding=c.padding
+            )
             with torch.no_grad():
                 conv.weight.copy_(torch.from_numpy(c.weight))
                 conv.bias.copy_(torch.from_numpy(c.bias))

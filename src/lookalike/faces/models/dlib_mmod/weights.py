@@ -73,7 +73,9 @@ def read_mmod_file(path: str | Path) -> tuple[InputRGBPyramid, tuple[ConvSpec, .
         data = p.read_bytes()
     except OSError as exc:
         raise CorruptFileError(f"{p}: cannot read dlib detector file: {exc}") from exc
-    net = parse_network(data, mmod_face_detector(), str(p), what=("MMOD face detector", "mmod_human_face_detector.dat"))
+    net = parse_network(
+        data, mmod_face_detector(), str(p), what=("MMOD face detector", "mmod_human_face_detector.dat")
+    )
     assert isinstance(net.input, InputRGBPyramid) and isinstance(net.loss, LossMMOD)
     convs: list[ConvSpec] = []
     layers = fold_affine(net).layers
@@ -85,19 +87,30 @@ def read_mmod_file(path: str | Path) -> tuple[InputRGBPyramid, tuple[ConvSpec, .
                 raise CorruptFileError(f"{p}: non-square convolution settings are not supported")
             convs.append(ConvSpec(layer.weight, bias, layer.stride[0], layer.padding[0], relu))
     if net.loss.use_bbr or convs[-1].weight.shape[0] != len(net.loss.windows):
-        raise CorruptFileError(f"{p}: detector output channels do not match its {len(net.loss.windows)} windows")
+        raise CorruptFileError(
+            f"{p}: detector output channels do not match its {len(net.loss.windows)} windows"
+        )
     return net.input, tuple(convs), net.loss
 
 
 def _to_arrays(inp: InputRGBPyramid, convs: tuple[ConvSpec, ...], loss: LossMMOD) -> dict[str, np.ndarray]:
     meta = {
         "version": WEIGHTS_VERSION,
-        "input": {"mean": inp.mean, "padding": inp.padding, "outer_padding": inp.outer_padding,
-                  "pyramid_n": inp.pyramid_n, "scale": inp.scale},  # fmt: skip
+        "input": {
+            "mean": inp.mean,
+            "padding": inp.padding,
+            "outer_padding": inp.outer_padding,
+            "pyramid_n": inp.pyramid_n,
+            "scale": inp.scale,
+        },
         "convs": [{"stride": c.stride, "padding": c.padding, "relu": c.relu} for c in convs],
-        "loss": {"windows": [[w.width, w.height, w.label] for w in loss.windows], "nms_iou": loss.nms_iou,
-                 "nms_covered": loss.nms_covered, "use_bbr": loss.use_bbr,
-                 "assume_image_pyramid": loss.assume_image_pyramid},  # fmt: skip
+        "loss": {
+            "windows": [[w.width, w.height, w.label] for w in loss.windows],
+            "nms_iou": loss.nms_iou,
+            "nms_covered": loss.nms_covered,
+            "use_bbr": loss.use_bbr,
+            "assume_image_pyramid": loss.assume_image_pyramid,
+        },
     }
     arrays = {_META: np.frombuffer(json.dumps(meta).encode(), np.uint8)}
     for i, c in enumerate(convs):
@@ -112,8 +125,13 @@ def _from_arrays(arrays: dict[str, np.ndarray]) -> tuple[InputRGBPyramid, tuple[
     i = meta["input"]
     inp = InputRGBPyramid(tuple(i["mean"]), i["padding"], i["outer_padding"], i["pyramid_n"], i["scale"])
     convs = tuple(
-        ConvSpec(np.asarray(arrays[f"{k}.weight"], np.float32), np.asarray(arrays[f"{k}.bias"], np.float32),
-                 d["stride"], d["padding"], d["relu"])  # fmt: skip
+        ConvSpec(
+            np.asarray(arrays[f"{k}.weight"], np.float32),
+            np.asarray(arrays[f"{k}.bias"], np.float32),
+            d["stride"],
+            d["padding"],
+            d["relu"],
+        )
         for k, d in enumerate(meta["convs"])
     )
     lo = meta["loss"]
