@@ -36,6 +36,10 @@ class TorchRunner:
             if c.relu:
                 layers.append(torch.nn.ReLU(inplace=True))
         self._net = torch.nn.Sequential(*layers).eval().to(self.device)
+        # on the CPU, oneDNN's channels-last kernels are ~1.5x faster here than the NCHW path
+        self._channels_last = self.device.type == "cpu"
+        if self._channels_last:
+            self._net = self._net.to(memory_format=torch.channels_last)
 
     def __call__(self, tiled: np.ndarray) -> np.ndarray:
         """``(1, 3, rows, cols)`` → ``(windows, rows', cols')`` scores."""
@@ -46,6 +50,8 @@ class TorchRunner:
         try:
             with torch.inference_mode():
                 x = torch.from_numpy(tiled).to(self.device, non_blocking=on_cuda)
-                return self._net(x)[0].float().cpu().numpy()
+                if self._channels_last:
+                    x = x.contiguous(memory_format=torch.channels_last)
+                return self._net(x)[0].float().cpu().contiguous().numpy()
         finally:
             torch.backends.cudnn.allow_tf32 = old
