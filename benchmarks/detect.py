@@ -326,6 +326,33 @@ def plot(results: dict, path: Path) -> None:
     fig.savefig(path, dpi=110)
 
 
+def report(results: dict) -> str:
+    """Markdown rows for the README, from a results file."""
+    speed, group, lfw = results.get("speed", {}), results.get("group", {}), results.get("lfw", {})
+    sizes = [k for k in ("250x250", "640x480", "1920x1080") if k in speed]
+    lines = [
+        "| detector | " + " | ".join(f"ms per {s}" for s in sizes) + " | group photos: found / FP | "
+        "LFW sample: no face | LFW all: no face / centre missed |",
+        "|---|" + "---:|" * len(sizes) + "---:|---:|---:|",
+    ]
+    for name in results["detectors"]:
+        cells = [f"{speed[s][name]['median_ms']:.1f}" if name in speed[s] else "—" for s in sizes]
+        g = group.get(name)
+        gs = f"{g['found']}/{g['faces']} / {g['false_positives']}" if g else "—"
+        sm = lfw.get("sample", {}).get(name)
+        ss = f"{sm['no_face']} of {sm['photos']}" if sm else "—"
+        al = lfw.get("all", {}).get(name)
+        als = f"{al['no_face']} / {al['photos'] - al['no_face'] - al['central_face_covers_centre']}" if al else "—"
+        lines.append(f"| `{name}` | " + " | ".join(cells) + f" | {gs} | {ss} | {als} |")
+    if "speedup_vs_cnn_640x480" in speed:
+        lines.append("")
+        lines.append(
+            "Speed-up over dlib's CNN at 640×480, same run: "
+            + ", ".join(f"`{k}` {v}×" for k, v in speed["speedup_vs_cnn_640x480"].items())
+        )
+    return "\n".join(lines)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument(
@@ -337,7 +364,11 @@ def main() -> None:
     ap.add_argument("--skip", default="", help="comma-separated sections to skip: group,lfw,speed")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "detect.json")
     ap.add_argument("--plot", type=Path, default=ROOT / "benchmarks" / "plots" / "detect.png")
+    ap.add_argument("--report", action="store_true", help="print README rows from --out and exit")
     args = ap.parse_args()
+    if args.report:
+        print(report(json.loads(args.out.read_text())))
+        return
     skip = set(filter(None, args.skip.split(",")))
     dets = make_detectors(args.threads)
     results: dict = {"machine": machine_info(args.threads), "detectors": list(dets),
