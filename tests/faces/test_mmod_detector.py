@@ -231,3 +231,14 @@ def test_selectable_by_name(group_photos: Path) -> None:
     assert len(faces) == 3 and faces[0].box.area >= faces[-1].box.area
     with pytest.raises(LookalikeError):
         create_detector("nope")
+
+
+def test_plan_enlarges_skips_and_caps() -> None:
+    from lookalike.faces.models.dlib_mmod.detector import MMODFaceDetector
+
+    det = MMODFaceDetector(min_face=40)
+    assert det.plan(375, 500) == (2.0, 0)  # faces from 40 px: enlarge 2x
+    scale, skip = det.plan(3000, 4000)  # 12 MP: capped at 2 MP, i.e. skip levels instead
+    assert scale == 1.0 and skip == 4  # 12e6 * (5/6)**8 = 2.8e6 pixels left
+    assert MMODFaceDetector(min_face=40, max_pixels=None).plan(3000, 4000) == (2.0, 0)
+    assert MMODFaceDetector(min_face=200).plan(480, 640) == (1.0, 5)

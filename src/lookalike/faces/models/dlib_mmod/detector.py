@@ -10,7 +10,9 @@ in each pyramid level; level ``k`` holds faces ``80 · (6/5)**k`` pixels wide in
 * ``min_face < 80``: the photo is enlarged by ``80 / min_face`` (corner-aligned bilinear, in the
   network's float input space) so the smallest face of interest becomes 80 pixels — the cost
   grows with the square of that factor, so choose the smallest faces you really need;
-* ``min_face ≥ 80``: the first ``k`` pyramid levels, which only hold faces smaller than
+* ``max_pixels`` caps the photo's area after enlarging (default 2 MP), so large photos look for
+  proportionally larger faces instead of costing seconds and gigabytes;
+* ``min_face ≥ 80`` (or a photo above ``max_pixels``): the first ``k`` pyramid levels, which only hold faces smaller than
   ``min_face`` (``80 · 1.2**k ≤ min_face``), are skipped: the pyramid starts at dlib's level ``k``
   (computed exactly as dlib does). Each skipped level saves about a third of the remaining work.
 
@@ -35,6 +37,9 @@ from lookalike.faces.models.dlib_mmod.pyramid import level_sizes, pyramid_level,
 #: default smallest face looked for, in photo pixels: the annotated group photos box faces from 37 px;
 #: at 36 every one of their 43 faces is found (at 40, 40 of 43; tests/faces/test_mmod_detector.py)
 DEFAULT_MIN_FACE = 36
+#: cap on the photo's area after enlarging (≈ 3.3× that in the tiled pyramid): bounds time and
+#: memory on large photos (a 12 MP photo at min_face 36 would otherwise need ~200 M pyramid pixels)
+DEFAULT_MAX_PIXELS = 2_000_000
 
 
 class MMODFaceDetector:
@@ -48,7 +53,11 @@ class MMODFaceDetector:
         model_path: str | Path | None = None,
         device: str | None = None,
         threads: int | None = None,
+        max_pixels: int | None = DEFAULT_MAX_PIXELS,
     ) -> None:
+        if max_pixels is not None and max_pixels < 10_000:
+            raise LookalikeError(f"max_pixels must be at least 10000, got {max_pixels}")
+        self.max_pixels = max_pixels
         if not isinstance(min_face, int) or not 10 <= min_face <= 4096:
             raise LookalikeError(
                 f"min_face must be an integer number of pixels in 10..4096, got {min_face!r}"
@@ -76,12 +85,20 @@ class MMODFaceDetector:
         return self.network.window[0]
 
     def plan(self, rows: int, cols: int) -> tuple[float, int]:
-        """``(scale, skipped levels)`` used for a photo of this size."""
-        if self.min_face < self.window:
-            return self.window / self.min_face, 0
-        rate = self.network.layout(1, 1).n / (self.network.layout(1, 1).n - 1.0)
-        skip = math.floor(math.log(self.min_face / self.window) / math.log(rate) + 1e-9)
-        usable = len(level_sizes(rows, cols, self.network.model.input.pyramid_n)) - 1
+        """``(scale, skipped levels)`` used for a photo of this size.
+
+        The scale makes ``min_face`` the window's size, capped so the scaled photo has at most
+        ``max_pixels`` pixels (a large photo then looks for larger faces only); a scale below 1 is
+        done by skipping whole pyramid levels (each ×5/6), rounding towards smaller faces.
+        """
+        scale = self.window / self.min_face
+        if self.max_pixels is not None:
+            scale = min(scale, math.sqrt(self.max_pixels / max(rows * cols, 1)))
+        if scale > 1.0:
+            return scale, 0
+        n = self.network.model.input.pyramid_n
+        skip = math.floor(math.log(1.0 / scale) / math.log(n / (n - 1.0)) + 1e-9)
+        usable = len(level_sizes(rows, cols, n)) - 1
         return 1.0, max(0, min(skip, usable))
 
     def raw_detect(self, image: np.ndarray) -> list[RawDetection]:
