@@ -45,7 +45,7 @@ from _machine import cpu_model
 from lookalike.evaluation.detection import annotated_boxes, match
 from lookalike.faces.detect import Box
 from lookalike.faces.image import load_image
-from lookalike.faces.model_cache import atomic_write
+from lookalike.io import atomic_write
 
 SEED = 16
 Raw = list[tuple[tuple[int, int, int, int], float]]  # (left, top, right, bottom inclusive), score
@@ -305,7 +305,7 @@ def machine_info(threads: int | None) -> dict:
     import onnxruntime
     import torch
 
-    from lookalike.faces.fast_embed import available_cores, default_threads
+    from lookalike.faces.models.dlib_resnet.embedders import available_cores, default_threads
 
     return {"cpu": cpu_model(), "cores_available": available_cores(), "threads_used": threads or default_threads(),
             "python": platform.python_version(), "torch": torch.__version__, "onnxruntime": onnxruntime.__version__,

@@ -1,12 +1,14 @@
 """The one place this package imports the project's dlib-format reader and model-cache helpers.
 
-When those move (``faces/models/dlib/``), only these imports change.
+They live with the face ResNet (:mod:`lookalike.faces.models.dlib_resnet`); if they move to a
+shared ``faces/models/dlib/``, only these imports change.
 """
 
 from __future__ import annotations
 
-from lookalike.faces.dlib_arch import Token
-from lookalike.faces.dlib_format import (
+from lookalike.faces.models.dlib_resnet.arch import Token
+from lookalike.faces.models.dlib_resnet.embedders import default_threads
+from lookalike.faces.models.dlib_resnet.format import (
     Affine,
     Conv,
     DetectorWindow,
@@ -17,8 +19,8 @@ from lookalike.faces.dlib_format import (
     fold_affine,
     parse_network,
 )
-from lookalike.faces.fast_embed import default_threads
-from lookalike.faces.model_cache import atomic_write, file_sha256, model_cache_folder
+from lookalike.faces.models.dlib_resnet.weights import file_sha256, model_cache_folder
+from lookalike.io import atomic_write
 
 __all__ = [
     "Affine",

@@ -1,6 +1,6 @@
 """The layer layout of dlib's MMOD face detector (``mmod_human_face_detector.dat``).
 
-As for the face ResNet (:mod:`lookalike.faces.dlib_arch`), the file stores layer details only, so
+As for the face ResNet (:mod:`lookalike.faces.models.dlib_resnet.arch`), the file stores layer details only, so
 the reader needs the C++ template, written here as :class:`Token` from the loss to the input. It
 mirrors ``net_type`` in dlib's ``tools/python/src/cnn_face_detector.cpp`` and
 ``examples/dnn_mmod_face_detection_ex.cpp``::

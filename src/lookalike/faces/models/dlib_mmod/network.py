@@ -4,7 +4,7 @@
 (:mod:`.pyramid`), same network (weights read from dlib's own file, :mod:`.weights`), same mapping
 of scores to boxes and the same non-max suppression (:mod:`.postprocess`). What differs is float
 rounding only: each batch-norm is folded into its convolution and the convolutions sum in another
-order (see :mod:`lookalike.faces.fast_embed`), so scores agree with dlib's to ~1e-5.
+order (see :mod:`lookalike.faces.models.dlib_resnet.embedders`), so scores agree with dlib's to ~1e-5.
 ``tests/faces/test_mmod_detector.py`` checks count, IoU ≥ 0.99 and |Δscore| ≤ 1e-3 on real photos.
 """
 
