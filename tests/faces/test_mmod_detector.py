@@ -242,3 +242,13 @@ def test_plan_enlarges_skips_and_caps() -> None:
     assert scale == 1.0 and skip == 4  # 12e6 * (5/6)**8 = 2.8e6 pixels left
     assert MMODFaceDetector(min_face=40, max_pixels=None).plan(3000, 4000) == (2.0, 0)
     assert MMODFaceDetector(min_face=200).plan(480, 640) == (1.0, 5)
+
+
+def test_pipeline_spec_selects_mmod(group_photos: Path) -> None:
+    from lookalike.faces.pipeline import FacePipeline
+    from lookalike.faces.spec import PipelineSpec, default_spec
+
+    spec = PipelineSpec.parse("detector=mmod,min_face=80,fallback=mmod")
+    assert spec.key != default_spec().key and "min_face=80" in spec.describe()
+    photo = FacePipeline(spec).process_path(group_photos / "dlib_2008_002506.jpg")
+    assert photo.face_count == 3 and photo.faces[0].embedding.shape == (128,)

@@ -35,16 +35,22 @@ class Detector(Protocol):
 
 
 def create_detector(
-    name: str, upsample: int | Literal["auto"] = "auto", min_face: int | None = None
+    name: str,
+    upsample: int | Literal["auto"] = "auto",
+    landmarks: str = "5",
+    min_face: int | None = None,
 ) -> Detector:
-    """The detector called ``name`` (one of :data:`DETECTOR_NAMES`)."""
+    """The detector called ``name`` (one of :data:`DETECTOR_NAMES`); ``landmarks``: "5" or "68" points.
+
+    ``upsample`` applies to dlib's detectors, ``min_face`` (pixels) to ours.
+    """
     if name in ("hog", "cnn"):
         from lookalike.faces.detect import FaceDetector
 
-        return FaceDetector(name, upsample)  # type: ignore[arg-type]
+        return FaceDetector(name, upsample, landmarks)  # type: ignore[arg-type]
     if name in ("mmod", "mmod-torch"):
         from lookalike.faces.models.dlib_mmod.detector import DEFAULT_MIN_FACE, MMODFaceDetector
 
         runtime = "torch" if name == "mmod-torch" else "onnx"
-        return MMODFaceDetector(min_face=min_face or DEFAULT_MIN_FACE, runtime=runtime)
+        return MMODFaceDetector(min_face=min_face or DEFAULT_MIN_FACE, runtime=runtime, landmarks=landmarks)
     raise LookalikeError(f"unknown detector {name!r}; choose one of {DETECTOR_NAMES}")

@@ -54,6 +54,7 @@ class MMODFaceDetector:
         device: str | None = None,
         threads: int | None = None,
         max_pixels: int | None = DEFAULT_MAX_PIXELS,
+        landmarks: str = "5",
     ) -> None:
         if max_pixels is not None and max_pixels < 10_000:
             raise LookalikeError(f"max_pixels must be at least 10000, got {max_pixels}")
@@ -70,7 +71,14 @@ class MMODFaceDetector:
         self.threshold = float(threshold)
         self.runtime = self.network.runtime
         self.name = "mmod" if runtime == "onnx" else f"mmod-{runtime}"
-        self._predictor = dlib.shape_predictor(frm.pose_predictor_five_point_model_location())
+        if landmarks not in ("5", "68"):
+            raise LookalikeError(f"landmarks must be '5' or '68', got {landmarks!r}")
+        model = (
+            frm.pose_predictor_model_location()
+            if landmarks == "68"
+            else frm.pose_predictor_five_point_model_location()
+        )
+        self._predictor = dlib.shape_predictor(model)
         self._rect = dlib.rectangle
         self._lock = threading.Lock()
 
