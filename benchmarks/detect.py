@@ -14,6 +14,8 @@ b. LFW: photos where no face is found, and whether the face nearest the centre c
    ``mmod-onnx-80``; on a 500-photo sample for every detector, where ``mmod-onnx-80`` is also
    checked against dlib's CNN: same count, IoU ≥ 0.99, |Δscore| ≤ 1e-3 for every detection
    (the PyTorch runner, slow on the CPU, on the first 100 photos of the sample);
+d. the query path: ``FacePipeline.process_bytes`` per stage (decode, detect, align, embed) on the
+   latency benchmark's one-face 640×480 photos, default spec against ``detector=mmod`` specs;
 c. time per photo (median of repeated runs, boxes only — no landmarks) at 250×250 (an LFW photo),
    640×480 and 1920×1080 (real photos resized), and the speed-up of ``mmod-onnx-80`` over dlib's CNN
    at 640×480 in the same run, also in alternating rounds with wall and CPU time (``headline_640x480``).
@@ -298,6 +300,65 @@ def bench_speed(dets: dict, names: list[str], repeats: int) -> dict:
     return out
 
 
+# --------------------------------------------------------------------------- (d) the query path
+
+
+QUERY_SPECS = {
+    "default (HOG, upsample auto)": "",
+    "mmod, min_face 36": "detector=mmod,min_face=36,fallback=mmod",
+    "mmod, min_face 80": "detector=mmod,min_face=80,fallback=mmod",
+    "mmod, min_face 120": "detector=mmod,min_face=120,fallback=mmod",
+    "mmod, min_face 160": "detector=mmod,min_face=160,fallback=mmod",
+}
+
+
+def bench_query(rounds: int) -> dict:
+    """``FacePipeline.process_bytes`` per stage on the latency benchmark's 640×480 query photos.
+
+    The search itself (≈ 1 ms) is left out: it does not depend on the detector. Specs take turns
+    photo by photo so background load hits each alike; p50 over ``rounds`` passes of every photo.
+    """
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from latency import QUERY_PHOTOS, photo_640x480
+
+    from lookalike.faces.pipeline import FacePipeline, Timings
+    from lookalike.faces.spec import PipelineSpec, default_spec
+
+    examples = datasets() / "face_recognition_examples"
+    photos = [(n, photo_640x480(examples / n)) for n in QUERY_PHOTOS if (examples / n).exists()]
+    pipes = {
+        label: FacePipeline(PipelineSpec.parse(text) if text else default_spec())
+        for label, text in QUERY_SPECS.items()
+    }
+    samples: dict[str, dict[str, list[float]]] = {label: {} for label in pipes}
+    faces: dict[str, list[int]] = {label: [] for label in pipes}
+    for label, pipe in pipes.items():  # warm-up: models load on first use
+        pipe.process_bytes(photos[0][1])
+    for r in range(rounds):
+        for name, data in photos:
+            for label, pipe in pipes.items():
+                t = Timings()
+                t0 = time.perf_counter()
+                photo = pipe.process_bytes(data, timings=t)
+                t.ms["total"] = (time.perf_counter() - t0) * 1000.0
+                for stage, ms in t.ms.items():
+                    samples[label].setdefault(stage, []).append(ms)
+                if r == 0:
+                    faces[label].append(photo.face_count)
+    out = {}
+    for label, st in samples.items():
+        out[label] = {k: round(statistics.median(v), 2) for k, v in st.items()}
+        out[label]["faces_per_photo"] = faces[label]
+        out[label]["spec"] = QUERY_SPECS[label] or "default"
+        print(f"  (d) {label:30s} p50 ms: " + ", ".join(f"{k} {v}" for k, v in out[label].items()
+                                                      if isinstance(v, float)), flush=True)  # fmt: skip
+    out["photos"] = [n for n, _ in photos]
+    out["loadavg_1min"] = round(os.getloadavg()[0], 2)
+    return out
+
+
 # --------------------------------------------------------------------------- output
 
 
@@ -416,7 +477,8 @@ def main() -> None:
     ap.add_argument("--sample", type=int, default=500, help="LFW sample run by every detector")
     ap.add_argument("--repeats", type=int, default=7, help="timed runs per fast detector and size")
     ap.add_argument("--threads", type=int, default=None, help="threads for our detector (default: all cores)")
-    ap.add_argument("--skip", default="", help="comma-separated sections to skip: group,lfw,speed")
+    ap.add_argument("--skip", default="", help="comma-separated sections to skip: speed,query,group,lfw")
+    ap.add_argument("--query-rounds", type=int, default=5, help="passes over the query photos in (d)")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "detect.json")
     ap.add_argument("--plot", type=Path, default=ROOT / "benchmarks" / "plots" / "detect.png")
     ap.add_argument("--report", action="store_true", help="print README rows from --out and exit")
@@ -428,7 +490,12 @@ def main() -> None:
     dets = make_detectors(args.threads)
     results: dict = {"machine": machine_info(args.threads), "detectors": list(dets),
                      "loadavg_before": os.getloadavg(), "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}  # fmt: skip
-    sections = {"group": ("group", "group_equality"), "lfw": ("lfw",), "speed": ("speed",)}
+    sections = {
+        "group": ("group", "group_equality"),
+        "lfw": ("lfw",),
+        "speed": ("speed",),
+        "query": ("query",),
+    }
     if args.out.exists():  # keep the sections of an earlier run that this run skips
         old = json.loads(args.out.read_text())
         results.update({k: old[k] for sec in skip for k in sections.get(sec, ()) if k in old})
@@ -442,6 +509,10 @@ def main() -> None:
     if "speed" not in skip:
         print("(c) time per photo", flush=True)
         results["speed"] = bench_speed(dets, ["cnn-up0", "cnn-up1", *fast], args.repeats)
+        save()
+    if "query" not in skip:
+        print("(d) the query path, 640x480", flush=True)
+        results["query"] = bench_query(args.query_rounds)
         save()
     if "group" not in skip:
         print("(a) annotated group photos", flush=True)
