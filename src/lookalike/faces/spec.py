@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass, fields, replace
+from functools import cached_property
 from typing import Any
 
 from lookalike.errors import LookalikeError
@@ -77,7 +78,7 @@ class PipelineSpec:
     def chip_padding(self) -> float:
         return self.card.chip_padding if self.padding is None else float(self.padding)
 
-    @property
+    @cached_property  # asked for several times per ingested photo; the spec is frozen
     def key(self) -> str:
         """Short hash of everything that changes the vectors. Runtimes of one model (same card name)
         share a key: ``onnx``, ``torch`` and ``dlib`` give interchangeable vectors."""
