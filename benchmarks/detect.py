@@ -380,7 +380,7 @@ def plot(results: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.5))
-    speed = {k: v for k, v in results.get("speed", {}).items() if "x" in k and isinstance(v, dict)}
+    speed = {k: v for k, v in results.get("speed", {}).items() if k in ("250x250", "640x480", "1920x1080")}
     if speed:
         ax = axes[0]
         names = sorted(
