@@ -32,6 +32,7 @@ from lookalike.faces.detect import (
     most_central,
     select_faces,
 )
+from lookalike.faces.detectors import create_detector
 from lookalike.faces.embed import Embedder, EmbedderCard, load_embedder
 from lookalike.faces.image import MAX_BYTES, MAX_PIXELS, decode_image, read_bytes
 from lookalike.faces.spec import PipelineSpec, default_spec
@@ -144,7 +145,7 @@ class FacePipeline:
             with self._lock:
                 if self._detector is None:
                     s = self.spec
-                    self._detector = FaceDetector(s.detector, s.upsample, s.landmarks)  # type: ignore[arg-type]
+                    self._detector = create_detector(s.detector, s.upsample, s.landmarks, s.min_face)
         return self._detector
 
     def _fallback_detector(self) -> FaceDetector | None:
@@ -153,8 +154,11 @@ class FacePipeline:
         if self._fallback is None:
             with self._lock:
                 if self._fallback is None:
-                    self._fallback = FaceDetector(self.spec.fallback, "auto", self.spec.landmarks,  # type: ignore[arg-type]
-                                                  auto_max_side=FALLBACK_UPSAMPLE_MAX_SIDE)
+                    if self.spec.fallback == "mmod":  # our CNN port: its min_face rule replaces upsampling
+                        self._fallback = create_detector("mmod", landmarks=self.spec.landmarks)
+                    else:
+                        self._fallback = FaceDetector(self.spec.fallback, "auto", self.spec.landmarks,  # type: ignore[arg-type]
+                                                      auto_max_side=FALLBACK_UPSAMPLE_MAX_SIDE)
         return self._fallback
 
     @property

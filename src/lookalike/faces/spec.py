@@ -14,13 +14,14 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import asdict, dataclass, fields, replace
+from functools import cached_property
 from typing import Any
 
 from lookalike.errors import LookalikeError
 from lookalike.faces.embed import EmbedderCard, default_embedder_key, embedder_card
 
-DETECTORS = ("hog", "cnn")
-FALLBACKS = ("none", "cnn")
+DETECTORS = ("hog", "cnn", "mmod")
+FALLBACKS = ("none", "cnn", "mmod")
 #: which detection is a labelled photo's face: the one nearest the photo's centre, or the nearest
 #: among those whose box contains the centre (LFW photos are centred on the labelled face)
 PICKS = ("central", "covers")
@@ -49,6 +50,9 @@ class PipelineSpec:
     mirror: bool = True
     jitter: int = 0
     embedder: str = "onnx"
+    #: smallest face (pixels) the ``mmod`` detector looks for; None: its default. Left out of
+    #: :attr:`key` while None, so the keys of specs without it are unchanged.
+    min_face: int | None = None
 
     def __post_init__(self) -> None:
         checks = ((self.detector, DETECTORS, "detector"), (self.fallback, FALLBACKS, "fallback"),
@@ -60,6 +64,8 @@ class PipelineSpec:
             raise LookalikeError(f"upsample must be 'auto' or 0..3, got {self.upsample!r}")
         if self.padding is not None and not 0.0 <= self.padding <= 1.0:
             raise LookalikeError(f"padding must be between 0 and 1, got {self.padding}")
+        if self.min_face is not None and (not isinstance(self.min_face, int) or not 10 <= self.min_face <= 4096):
+            raise LookalikeError(f"min_face must be None or 10..4096 pixels, got {self.min_face!r}")
         if self.jitter < 0:
             raise LookalikeError(f"jitter must be ≥ 0, got {self.jitter}")
 
@@ -72,12 +78,14 @@ class PipelineSpec:
     def chip_padding(self) -> float:
         return self.card.chip_padding if self.padding is None else float(self.padding)
 
-    @property
+    @cached_property  # asked for several times per ingested photo; the spec is frozen
     def key(self) -> str:
         """Short hash of everything that changes the vectors. Runtimes of one model (same card name)
         share a key: ``onnx``, ``torch`` and ``dlib`` give interchangeable vectors."""
         d: dict[str, Any] = asdict(self)
         d.pop("embedder")
+        if d["min_face"] is None:
+            d.pop("min_face")
         d.update(padding=self.chip_padding, embedder_name=self.card.name, chip=self.card.chip_size,
                  v=SPEC_VERSION)
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
@@ -110,6 +118,8 @@ def _coerce(current: Any, text: str, field: str) -> Any:
         return text.lower() in ("1", "true", "yes", "on")
     if field == "upsample":
         return text if text == "auto" else int(text)
+    if field == "min_face":
+        return None if text.lower() in ("", "none") else int(text)
     if field == "padding":
         return None if text.lower() in ("", "none", "model") else float(text)
     try:

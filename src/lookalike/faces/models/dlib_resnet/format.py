@@ -112,6 +112,37 @@ class LossMetric:
     dist_thresh: float
 
 
+@dataclass(frozen=True)
+class InputRGBPyramid:
+    """``input_rgb_image_pyramid<pyramid_down<N>>``: the image and its pyramid tiled into one tensor."""
+
+    mean: tuple[float, float, float]
+    padding: int  # between pyramid levels
+    outer_padding: int  # around the whole tiled image
+    pyramid_n: int  # pyramid_down<N>: each level is (N-1)/N of the previous one
+    scale: float = 256.0
+
+
+@dataclass(frozen=True)
+class DetectorWindow:
+    """One sliding window of ``loss_mmod``: its size in pixels of a pyramid level, and label."""
+
+    width: int
+    height: int
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class LossMMOD:
+    """``loss_mmod_``: the detector's windows and non-max suppression settings (``mmod_options``)."""
+
+    windows: tuple[DetectorWindow, ...]
+    nms_iou: float  # test_box_overlap: boxes overlap if IoU (over their bounding box) > nms_iou
+    nms_covered: float  # ... or if either is covered by more than this fraction
+    use_bbr: bool = False  # bounding-box regression: 4 extra output channels per window
+    assume_image_pyramid: bool = True
+
+
 Layer = Conv | Affine | Relu | Pool | AddPrev | Tag | Skip | FullyConnected
 
 
@@ -119,9 +150,9 @@ Layer = Conv | Affine | Relu | Pool | AddPrev | Tag | Skip | FullyConnected
 class DlibNetwork:
     """A network read from a dlib file: input, layers input→output, loss."""
 
-    input: InputRGB
+    input: InputRGB | InputRGBPyramid
     layers: list[Layer] = field(default_factory=list)
-    loss: LossMetric | None = None
+    loss: LossMetric | LossMMOD | None = None
 
     def arrays(self) -> dict[str, np.ndarray]:
         """All parameter arrays, keyed ``"<layer index>.<name>"`` (for caching)."""
@@ -144,11 +175,13 @@ class _Reader:
         self.data = memoryview(data)
         self.pos = 0
         self.source = source
+        self.expected = "face ResNet"
+        self.expected_file = "dlib_face_recognition_resnet_model_v1.dat"
 
     def fail(self, what: str) -> CorruptFileError:
         return CorruptFileError(
-            f"{self.source}: not a dlib face ResNet file we can read ({what} at byte {self.pos}); "
-            "use dlib_face_recognition_resnet_model_v1.dat from face_recognition_models"
+            f"{self.source}: not a dlib {self.expected} file we can read ({what} at byte {self.pos}); "
+            f"use {self.expected_file} from face_recognition_models"
         )
 
     def take(self, n: int) -> memoryview:
@@ -173,6 +206,10 @@ class _Reader:
         if exponent in specials:
             return specials[exponent]
         return math.ldexp(mantissa, exponent)
+
+    def uint8(self) -> int:
+        """A ``uint8_t``: serialised as one raw byte."""
+        return int(self.take(1)[0])
 
     def bool(self) -> bool:
         ch = bytes(self.take(1))
@@ -283,8 +320,10 @@ def _read_con(r: _Reader, name: str, token: Token) -> Conv:
 
 
 def _read_affine(r: _Reader, name: str, token: Token) -> Affine:
+    if name == "bn_con2":
+        return _read_bn_con(r)
     if name not in ("affine_", "affine_2"):
-        raise r.fail(f"unsupported affine record {name!r} (bn_ layers are not supported)")
+        raise r.fail(f"unsupported affine record {name!r}")
     params = r.tensor()
     gamma_shape, beta_shape = r.alias(), r.alias()
     mode = r.int()
@@ -295,6 +334,34 @@ def _read_affine(r: _Reader, name: str, token: Token) -> Affine:
     gamma = _slice(params, 0, (gamma_shape[1],), r, "affine gamma")
     beta = _slice(params, gamma.size, (beta_shape[1],), r, "affine beta")
     return Affine(gamma=gamma, beta=beta)
+
+
+def _read_bn_con(r: _Reader) -> Affine:
+    """A ``bn_con2`` record read into an ``affine`` layer, as dlib's ``affine_(const bn_&)`` does.
+
+    ``gamma' = gamma / sqrt(running_variance + eps)``, ``beta' = beta - gamma' · running_mean``
+    (float32, like dlib's ``matrix<float>`` expression).
+    """
+    params = r.tensor()
+    gamma_shape, beta_shape = r.alias(), r.alias()
+    for _ in range(2):  # means, invstds of the last training batch
+        r.tensor()
+    running_means, running_variances = r.tensor(), r.tensor()
+    r.int(), r.int()  # num_updates, running_stats_window_size
+    for _ in range(4):  # learning-rate and weight-decay multipliers
+        r.float()
+    eps = r.float()
+    if gamma_shape != beta_shape or gamma_shape[0] != 1 or gamma_shape[2:] != (1, 1):
+        raise r.fail(f"bn_con layer with shape {gamma_shape} (expected conv mode)")
+    k = gamma_shape[1]
+    if running_means.size != k or running_variances.size != k:
+        raise r.fail(f"bn_con running statistics of size {running_means.size}, expected {k}")
+    gamma = _slice(params, 0, (k,), r, "bn gamma")
+    beta = _slice(params, k, (k,), r, "bn beta")
+    var = running_variances.reshape(-1).astype(np.float32)
+    g = (gamma / np.sqrt(var + np.float32(eps))).astype(np.float32)
+    b = (beta - g * running_means.reshape(-1).astype(np.float32)).astype(np.float32)
+    return Affine(gamma=g, beta=b)
 
 
 def _read_relu(r: _Reader, name: str, token: Token) -> Relu:
@@ -342,13 +409,61 @@ def _read_fc(r: _Reader, name: str, token: Token) -> FullyConnected:
     return FullyConnected(weight=np.ascontiguousarray(w.T), bias=None)
 
 
-def _read_loss(r: _Reader) -> LossMetric:
+def _read_loss_metric(r: _Reader) -> LossMetric:
     name = r.string()
     if name == "loss_metric_":
         return LossMetric(margin=0.1, dist_thresh=0.75)
     if name != "loss_metric_2":
         raise r.fail(f"loss layer {name!r}, expected 'loss_metric_2'")
     return LossMetric(margin=r.float(), dist_thresh=r.float())
+
+
+def _read_loss_mmod(r: _Reader) -> LossMMOD:
+    """``loss_mmod_`` and its ``mmod_options`` (versions 1 to 4, see ``dlib/dnn/loss.h``)."""
+    name = r.string()
+    if name != "loss_mmod_":
+        raise r.fail(f"loss layer {name!r}, expected 'loss_mmod_'")
+    version = r.expect_version((1, 2, 3, 4), "mmod_options")
+    if version == 1:
+        windows = [DetectorWindow(r.int(), r.int())]
+    else:
+        windows = []
+        for _ in range(r.int()):
+            v = r.expect_version((1, 2), "detector window")
+            w, h = r.int(), r.int()
+            windows.append(DetectorWindow(w, h, r.string() if v == 2 else ""))
+    r.float(), r.float(), r.float()  # loss per false alarm / missed target, truth match IoU (training)
+    nms_iou, nms_covered = r.float(), r.float()
+    r.float(), r.float()  # overlaps_ignore (training)
+    pyramid = r.uint8() == 0 if version >= 3 else True  # use_image_pyramid::yes == 0
+    bbr = False
+    if version >= 4:
+        bbr = r.bool()
+        r.float()  # bbr_lambda (training)
+    if not windows:
+        raise r.fail("loss_mmod without detector windows")
+    return LossMMOD(tuple(windows), nms_iou, nms_covered, use_bbr=bbr, assume_image_pyramid=pyramid)
+
+
+def _read_input_rgb(r: _Reader, token: Token) -> InputRGB:
+    return _read_input(r, token)
+
+
+def _read_input_pyramid(r: _Reader, token: Token) -> InputRGBPyramid:
+    """``input_rgb_image_pyramid`` (padding 10 / 11 when the record predates them) or ``...2``."""
+    name = r.string()
+    if name not in ("input_rgb_image_pyramid", "input_rgb_image_pyramid2"):
+        raise r.fail(f"input layer {name!r}, expected 'input_rgb_image_pyramid'")
+    mean = (r.float(), r.float(), r.float())
+    padding, outer = (r.int(), r.int()) if name.endswith("2") else (10, 11)
+    return InputRGBPyramid(mean=mean, padding=padding, outer_padding=outer, pyramid_n=token.args[0])
+
+
+_LOSS_READERS = {"loss_metric": _read_loss_metric, "loss_mmod": _read_loss_mmod}
+_INPUT_READERS = {
+    "input_rgb_image_sized": ("input_rgb_image_sized", _read_input_rgb),
+    "input_rgb_image_pyramid": ("input_rgb_image_pyramid", _read_input_pyramid),
+}
 
 
 _DETAIL_READERS = {
@@ -382,14 +497,24 @@ def _skip_training_state(r: _Reader, add_layer_version: int, wraps_input: bool) 
 # --------------------------------------------------------------------------- network
 
 
-def parse_network(data: bytes, template: list[Token] | None = None, source: str = "<bytes>") -> DlibNetwork:
-    """Decode a serialised dlib network laid out as ``template`` (default: the face ResNet)."""
+def parse_network(
+    data: bytes,
+    template: list[Token] | None = None,
+    source: str = "<bytes>",
+    what: tuple[str, str] | None = None,
+) -> DlibNetwork:
+    """Decode a serialised dlib network laid out as ``template`` (default: the face ResNet).
+
+    ``what`` names the expected network and file for error messages (default: the face ResNet).
+    """
     tokens = template if template is not None else face_resnet_v1()
     r = _Reader(data, source)
-    if tokens[0].kind != "loss_metric" or tokens[-1].kind != "input_rgb_image_sized":
-        raise ValueError("template must run from loss_metric to input_rgb_image_sized")
+    if what is not None:
+        r.expected, r.expected_file = what
+    if tokens[0].kind not in _LOSS_READERS or tokens[-1].kind not in _INPUT_READERS:
+        raise ValueError(f"template must run from one of {sorted(_LOSS_READERS)} to one of {sorted(_INPUT_READERS)}")
     r.expect_version((1,), "loss layer")
-    loss = _read_loss(r)
+    loss = _LOSS_READERS[tokens[0].kind](r)
 
     body = tokens[1:-1]  # outermost first
     compute = [t for t in body if not t.is_wrapper]
@@ -401,9 +526,10 @@ def parse_network(data: bytes, template: list[Token] | None = None, source: str 
             versions.append(r.expect_version((2, 3), "input add_layer"))
         else:
             versions.append(r.expect_version((1, 2), "add_layer"))
-    if r.peek_string() != "input_rgb_image_sized":
-        raise r.fail("input layer not where the face ResNet template puts it")
-    net = DlibNetwork(input=_read_input(r, tokens[-1]), loss=loss)
+    input_name, read_input = _INPUT_READERS[tokens[-1].kind]
+    if not (r.peek_string() or "").startswith(input_name):
+        raise r.fail(f"input layer not where the {r.expected} template puts it")
+    net = DlibNetwork(input=read_input(r, tokens[-1]), loss=loss)
 
     # Details come innermost first; tag/skip layers are placed from the template.
     inner_first = list(reversed(body))
