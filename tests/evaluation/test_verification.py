@@ -70,7 +70,7 @@ def test_roc_exact_and_auc() -> None:
 @pytest.mark.parametrize("target", [1e-3, 1e-2, 0.1])
 def test_calibration_far_on_held_out_pairs_within_binomial_interval(target: float) -> None:
     """Calibrate on one half of a population of impostor distances, check the other half."""
-    from scipy.stats import binomtest
+    from scipy.stats import betabinom
 
     rng = np.random.default_rng(7)
     n = 200_000
@@ -97,12 +97,16 @@ def test_calibration_on_real_faces_holds_on_unseen_people(lfw_root: Path, calib_
     """Calibrate FAR = 1% on the impostor pairs of two LFW folds, measure it on two others.
 
     LFW's folds share no person, so the held-out pairs are new people; each fold's impostor pairs
-    use distinct photos, so the pairs are close to independent and the binomial interval applies.
+    use distinct photos, so the pairs are close to independent. The threshold is itself an estimate
+    (the 6th of 600 calibration distances), so the held-out count is checked against the predictive
+    distribution that accounts for both samples — beta-binomial, from the calibration's own count —
+    not against a binomial around the target as if the threshold were exact (that check failed on
+    correct thresholds about one time in twenty-five).
     (A threshold calibrated on a *handful* of people transfers worse: impostor distances are
     correlated by identity — which is why calibration wants many people.) The 7,701 photos are
     embedded once by the default pipeline and cached in ``$LOOKALIKE_CACHE`` (about 1.5 minutes on a clean clone).
     """
-    from scipy.stats import binomtest
+    from scipy.stats import betabinom
 
     from lookalike.faces.pipeline import FacePipeline
 
@@ -118,5 +122,9 @@ def test_calibration_on_real_faces_holds_on_unseen_people(lfw_root: Path, calib_
     cal = calibrate(d[cal_mask & same], d[cal_mask & ~same], 1e-2)
     held = d[~cal_mask & ~same]
     k = int((held <= cal.threshold).sum())
-    lo, hi = binomtest(k, len(held)).proportion_ci(0.95)
-    assert lo <= 1e-2 <= hi, (k, len(held), cal.threshold)
+    n_cal = int((cal_mask & ~same).sum())
+    accepted = round(cal.far * n_cal)
+    predictive = betabinom(len(held), accepted + 0.5, n_cal - accepted + 0.5)  # Jeffreys prior on the FAR
+    lo, hi = predictive.ppf(0.005), predictive.ppf(0.995)
+    assert lo <= k <= hi, (k, len(held), (lo, hi), cal.threshold)
+    assert cal.far <= 1e-2 and k / len(held) < 3e-2  # and never far from the target
