@@ -93,7 +93,8 @@ def pca(train: np.ndarray, dim: int) -> Callable[[np.ndarray], np.ndarray]:
 
 def head_runner(cfg: TrainConfig, x: np.ndarray, people: np.ndarray, folds: Any, cross: dict[str, np.ndarray],
                 histories: dict[int, Any]) -> Callable[[int], tuple[np.ndarray, dict[str, np.ndarray]]]:
-    from lookalike.usecases.train import Inputs, embed_inputs, fit, retrieval_validator
+    from lookalike.evaluation.protocols.lfw_folds import retrieval_validator
+    from lookalike.usecases.train import Inputs, embed_inputs, fit
 
     def embed_fold(i: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         tr, te = folds.split(i)
@@ -107,7 +108,7 @@ def head_runner(cfg: TrainConfig, x: np.ndarray, people: np.ndarray, folds: Any,
     return embed_fold
 
 
-def hnsw_qps(vectors: dict[str, np.ndarray], gallery: np.ndarray, queries: np.ndarray, reps: int = 3,
+def hnsw_qps(vectors: dict[str, np.ndarray], gallery: np.ndarray, queries: np.ndarray, reps: int = 15,
              k: int = 10, target: float = 0.99) -> dict[str, Any]:
     """Single-thread QPS of our HNSW index at the smallest ef whose recall@10 ≥ target, per vector set."""
     from lookalike.evaluation.ann import ground_truth, recall_at, true_distances
@@ -215,7 +216,7 @@ def run_qps(out: Path) -> None:
     tr, te = folds.split(0)
     rep = {"machine": machine(), "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
            "hnsw_qps": {"model_32d": best32, "note": "gallery: folds 1-9 (all photos); queries: fold 0; M 16, "
-                        "ef_construction 200; single-thread, one query per call, best of 3 interleaved",
+                        "ef_construction 200; single-thread, one query per call, best of 15 interleaved runs",
                         **hnsw_qps({"dlib 128-d": x, best32: v32}, tr, te)}}
     rep["machine"]["load_avg_end"] = os.getloadavg()
     save(rep, out)
@@ -242,15 +243,19 @@ def run_chip_model(args: argparse.Namespace, report: dict[str, Any], arch: str) 
     """Scratch CNN or fine-tuned ResNet, fold 0 only on CPU (bounded), scored like the heads."""
     import torch
 
-    from lookalike.evaluation.protocols.lfw_folds import score_cross, score_fold, summarize
+    from lookalike.evaluation.protocols.lfw_folds import (
+        retrieval_validator,
+        score_cross,
+        score_fold,
+        summarize,
+        threshold_on,
+    )
     from lookalike.usecases.train import (
         Inputs,
         embed_inputs,
         fit,
         model_inputs,
         new_model,
-        retrieval_validator,
-        threshold_on,
     )
 
     root = datasets_dir()

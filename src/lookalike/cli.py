@@ -543,12 +543,15 @@ def train(
     as_json: JsonOpt = False,
 ) -> None:
     """Train a face-embedding model with metric learning on LFW and save it as an embedder."""
+    from lookalike.evaluation.protocols.lfw_folds import LfwFoldScorer
+    from lookalike.settings import datasets_dir
     from lookalike.training.loop import TrainConfig
     from lookalike.usecases.train import TrainRequest, train_model
 
     cfg = TrainConfig(arch=arch, dim=dim, loss=loss, epochs=epochs, p=p, k=k, lr=lr, seed=seed, device=device,
                       init=init if arch in ("linear", "mlp") else "random", flip=arch == "cnn")
-    card = train_model(TrainRequest(key, cfg, None if holdout == -1 else holdout, resume), progress=not as_json)
+    card = train_model(TrainRequest(key, cfg, None if holdout == -1 else holdout, resume), progress=not as_json,
+                       scorer=LfwFoldScorer(datasets_dir() / "lfw"))
     if as_json:
         print(json.dumps(card))
         return

@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -93,46 +93,26 @@ def fit(cfg: TrainConfig, inputs: Inputs, people: np.ndarray, spec: Spec, out_di
                  progress=progress, label=label)
 
 
-def retrieval_validator(inputs: Inputs, people: np.ndarray, kind: str, device: str = "auto") -> Any:
-    """``validate(model)`` → rank-1 and mAP of identity retrieval on a held-out set (for the curves only)."""
-    from lookalike.evaluation.retrieval import retrieval
-
-    dev = resolve_device(device)
-
-    def validate(model: Any) -> dict[str, float]:
-        v = embed_array(forward_of(model, kind), inputs.array, dev)
-        s = retrieval(v, people).summary()
-        return {"val_rank1": s["rank1"], "val_map": s["map"]}
-
-    return validate
-
-
 def embed_inputs(model: Any, inputs: Inputs, device: str = "auto") -> np.ndarray:
     model.eval()
     return embed_array(forward_of(model, inputs.kind), inputs.array, resolve_device(device))
 
 
-def threshold_on(vectors: np.ndarray, people: np.ndarray, max_pairs: int = 400_000, seed: int = 0) -> float:
-    """Same-person distance with the best accuracy over sampled training pairs (every same pair, as many
-    different ones): the threshold a saved model carries."""
-    from lookalike.evaluation.verification import best_threshold
-
-    rng = np.random.default_rng(seed)
-    order = np.argsort(people, kind="stable")
-    _, starts, counts = np.unique(people[order], return_index=True, return_counts=True)
-    same = [(order[s + a], order[s + b]) for s, c in zip(starts, counts) if c > 1
-            for a in range(c) for b in range(a + 1, c)][:max_pairs]
-    if not same:
-        raise LookalikeError("no same-person pairs to choose a threshold on")
-    sa = np.array(same)
-    da = rng.integers(0, len(people), (len(sa) * 2, 2))
-    da = da[people[da[:, 0]] != people[da[:, 1]]][: len(sa)]
-    pairs = np.concatenate([sa, da])
-    d = np.linalg.norm(vectors[pairs[:, 0]] - vectors[pairs[:, 1]], axis=1)
-    return best_threshold(d, np.r_[np.ones(len(sa), bool), np.zeros(len(da), bool)])
-
-
 # ------------------------------------------------------------------------------------- the CLI's use
+class HeldOutScorer(Protocol):
+    """What the use case needs from an evaluation protocol (the CLI passes
+    :class:`lookalike.evaluation.protocols.lfw_folds.LfwFoldScorer`; usecases never import evaluation)."""
+
+    def validator(self, inputs: Inputs, people: np.ndarray, device: str) -> Any:
+        """``validate(model) -> dict`` for the curves (held-out photos)."""
+
+    def score(self, vectors: np.ndarray, folds: Folds, holdout: int) -> dict[str, float]:
+        """Every number of the protocol for the held-out fold, given vectors of every photo."""
+
+    def threshold(self, vectors: np.ndarray, people: np.ndarray) -> float:
+        """The same-person distance a saved model carries, chosen on its training people."""
+
+
 @dataclass
 class TrainRequest:
     key: str
@@ -143,10 +123,9 @@ class TrainRequest:
 
 
 def train_model(req: TrainRequest, spec: Spec | None = None, progress: bool = True,
-                models_root: Path | None = None) -> dict[str, Any]:
-    """Train, score the held-out fold, save weights + card under ``req.key``; returns the card as a dict."""
-    from lookalike.evaluation.protocols.lfw_folds import FoldData, score_fold
-    from lookalike.evaluation.verification import lfw_pairs
+                models_root: Path | None = None, scorer: HeldOutScorer | None = None) -> dict[str, Any]:
+    """Train, score the held-out fold (with ``scorer``), save weights + card under ``req.key``;
+    returns the card as a dict."""
     from lookalike.faces.models.trained.store import ModelCard, _check_key, models_dir, save_model
     from lookalike.settings import datasets_dir
     from lookalike.training.data import lfw_folds
@@ -168,9 +147,9 @@ def train_model(req: TrainRequest, spec: Spec | None = None, progress: bool = Tr
     tr = Inputs(all_inputs.kind, all_inputs.array[train_rows])
     work = (models_root or models_dir()) / ".runs" / req.key
     validate = None
-    if len(test_rows):
-        validate = retrieval_validator(Inputs(all_inputs.kind, all_inputs.array[test_rows]),
-                                       folds.people[test_rows], all_inputs.kind, cfg.device)
+    if len(test_rows) and scorer is not None:
+        validate = scorer.validator(Inputs(all_inputs.kind, all_inputs.array[test_rows]), folds.people[test_rows],
+                                    cfg.device)
     t0 = time.perf_counter()
     model = probe if probe is not None else new_model(cfg, tr)
     res = fit(cfg, tr, folds.people[train_rows], spec, out_dir=work, resume=req.resume, validate=validate,
@@ -178,10 +157,8 @@ def train_model(req: TrainRequest, spec: Spec | None = None, progress: bool = Tr
     seconds = time.perf_counter() - t0
     vecs = embed_inputs(res.model, all_inputs, cfg.device)
     metrics: dict[str, Any] = {"train_seconds": seconds, "history": res.history}
-    if req.holdout is not None:
-        pairs = lfw_pairs(root)
-        data = FoldData.build(folds.paths, folds.people, folds.fold, pairs)
-        metrics[f"lfw_fold_{req.holdout}"] = score_fold(vecs, data, req.holdout)
+    if req.holdout is not None and scorer is not None:
+        metrics[f"lfw_fold_{req.holdout}"] = scorer.score(vecs, folds, req.holdout)
     curves = plot_curves(res.history, work / "curves.png", f"{req.key}: {cfg.arch}-{cfg.dim}, {cfg.loss}")
     card = ModelCard(
         key=req.key, architecture=res.model.config(), input="descriptor" if all_inputs.kind == "descriptor" else "chip",
@@ -191,7 +168,7 @@ def train_model(req: TrainRequest, spec: Spec | None = None, progress: bool = Tr
               "folds_trained": sorted({int(f) for f in folds.fold[train_rows]}),
               "holdout_fold": req.holdout, "digest": folds.subset(train_rows).digest()},
         seed=cfg.seed, training=asdict(cfg), metrics=metrics,
-        threshold=threshold_on(vecs[train_rows], folds.people[train_rows], seed=cfg.seed),
+        threshold=scorer.threshold(vecs[train_rows], folds.people[train_rows]) if scorer is not None else None,
     )
     state = {k: v.detach().cpu().numpy() for k, v in saved_state(res.model).items()}
     folder = save_model(card, state, models_root)

@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from itertools import pairwise
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -156,3 +157,56 @@ def run_protocol(
     summary = summarize([{k: v for k, v in r.items() if k != "fold"} for r in per_fold])
     return {"folds": folds, "per_fold": per_fold, "summary": summary,
             "cross": {name: summarize(rows) for name, rows in cross_rows.items()}}
+
+
+# --------------------------------------------------------------------- for training (curves, cards)
+def retrieval_validator(inputs: Any, people: np.ndarray, kind: str, device: str = "auto") -> Any:
+    """``validate(model)`` → rank-1 and mAP of identity retrieval on a held-out set (for the curves only)."""
+    from lookalike.training.loop import embed_array, resolve_device
+    from lookalike.usecases.train import forward_of
+
+    dev = resolve_device(device)
+
+    def validate(model: Any) -> dict[str, float]:
+        v = embed_array(forward_of(model, kind), inputs.array, dev)
+        s = retrieval(v, people).summary()
+        return {"val_rank1": s["rank1"], "val_map": s["map"]}
+
+    return validate
+
+
+def threshold_on(vectors: np.ndarray, people: np.ndarray, max_pairs: int = 400_000, seed: int = 0) -> float:
+    """Same-person distance with the best accuracy over sampled training pairs (every same pair, as many
+    different ones): the threshold a saved model carries."""
+    rng = np.random.default_rng(seed)
+    order = np.argsort(people, kind="stable")
+    _, starts, counts = np.unique(people[order], return_index=True, return_counts=True)
+    same = [(order[s + a], order[s + b]) for s, c in zip(starts, counts) if c > 1
+            for a in range(c) for b in range(a + 1, c)][:max_pairs]
+    if not same:
+        raise LookalikeError("no same-person pairs to choose a threshold on")
+    sa = np.array(same)
+    da = rng.integers(0, len(people), (len(sa) * 2, 2))
+    da = da[people[da[:, 0]] != people[da[:, 1]]][: len(sa)]
+    pairs = np.concatenate([sa, da])
+    d = np.linalg.norm(vectors[pairs[:, 0]] - vectors[pairs[:, 1]], axis=1)
+    return best_threshold(d, np.r_[np.ones(len(sa), bool), np.zeros(len(da), bool)])
+
+
+class LfwFoldScorer:
+    """The :class:`~lookalike.usecases.train.HeldOutScorer` of ``lookalike train``: this protocol on LFW."""
+
+    def __init__(self, lfw_root: str | Path) -> None:
+        self.root = Path(lfw_root)
+
+    def validator(self, inputs: Any, people: np.ndarray, device: str) -> Any:
+        return retrieval_validator(inputs, people, inputs.kind, device)
+
+    def score(self, vectors: np.ndarray, folds: Any, holdout: int) -> dict[str, float]:
+        from lookalike.evaluation.verification import lfw_pairs
+
+        data = FoldData.build(folds.paths, folds.people, folds.fold, lfw_pairs(self.root))
+        return score_fold(vectors, data, holdout)
+
+    def threshold(self, vectors: np.ndarray, people: np.ndarray) -> float:
+        return threshold_on(vectors, people)

@@ -202,7 +202,7 @@ class TrainedEmbedder:
     def _embed_torch(self, arr: np.ndarray) -> np.ndarray:
         import torch
 
-        from lookalike.training.models import from_config
+        from lookalike.faces.models.trained.nets import from_config
 
         if self._torch is None:
             model = from_config(self.model.architecture)
