@@ -18,7 +18,7 @@ LAYERS = {
     "errors": 0, "settings": 0, "io": 0,
     "faces": 1, "index": 1, "fetch": 1,
     "gallery": 2, "clustering": 2,
-    "usecases": 3,
+    "usecases": 3, "training": 3,
     "cli": 4, "api": 4, "service": 4, "evaluation": 4, "__main__": 5, "__init__": 5,
 }
 

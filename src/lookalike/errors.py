@@ -70,3 +70,19 @@ class ForbiddenRequestError(LookalikeError):
 
 class GalleryBusyError(LookalikeError):
     """Another process holds the gallery's write lock longer than this one may wait."""
+
+
+class TrainingDataError(LookalikeError):
+    """Training data cannot make the batches asked for (e.g. too few identities for P × K)."""
+
+
+class SpecMismatchError(IndexMismatchError):
+    """A trained model, checkpoint or descriptor set was made under another pipeline spec or base embedder."""
+
+
+class DeviceUnavailableError(LookalikeError):
+    """The compute device asked for (``--device cuda``) is not present on this machine."""
+
+
+class ModelNotFoundError(LookalikeError):
+    """No trained model with that key in the models folder."""

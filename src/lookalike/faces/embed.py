@@ -114,6 +114,8 @@ def available_embedders() -> list[str]:
 def embedder_card(key: str) -> EmbedderCard:
     """The card of a registered embedder (no model is loaded)."""
     _builtins()
+    if key not in _EMBEDDERS:
+        _saved(key)
     try:
         return _EMBEDDERS[key].card
     except KeyError:
@@ -124,7 +126,7 @@ def load_embedder(key: str | None = None) -> Embedder:
     """Instantiate an embedder by key, or the first one of the default order that loads."""
     _builtins()
     if key is not None:
-        return _EMBEDDERS[key].factory() if key in _EMBEDDERS else _unknown(key)
+        return _EMBEDDERS[key].factory() if key in _EMBEDDERS or _saved(key) else _unknown(key)
     errors = []
     for k in _DEFAULT_ORDER:
         try:
@@ -142,6 +144,13 @@ def default_embedder_key() -> str:
         if need is None or importlib.util.find_spec(need) is not None:
             return k
     raise LookalikeError("no embedder is registered")
+
+
+def _saved(key: str) -> bool:
+    """A model saved by ``lookalike train`` after the registry loaded: register it now (True if found)."""
+    from lookalike.faces.models.trained import register_saved
+
+    return register_saved(key)
 
 
 def _unknown(key: str) -> Embedder:

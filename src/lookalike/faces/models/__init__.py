@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
-from lookalike.faces.models import dlib_resnet
+from lookalike.faces.models import dlib_resnet, trained
 
 dlib_resnet.register()
+trained.register()  # models saved by `lookalike train` in the models folder

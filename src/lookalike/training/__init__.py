@@ -1,0 +1,1 @@
+"""Metric learning of face embeddings: data (folds, P×K batches), losses, models, the loop."""
