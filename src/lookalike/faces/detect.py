@@ -72,7 +72,36 @@ def _models() -> tuple[object, object]:
     return dlib, frm
 
 
-class FaceDetector:
+class Landmarker:
+    """The landmark half of a detector: dlib's shape predictor (5 or 68 points) on a face rectangle.
+    Subclasses find the rectangles; calls are serialised by one lock (dlib's objects are not thread-safe)."""
+
+    def __init__(self, landmarks: str = "5") -> None:
+        dlib, frm = _models()
+        if landmarks not in ("5", "68"):
+            raise LookalikeError(f"landmarks must be '5' or '68', got {landmarks!r}")
+        model = frm.pose_predictor_model_location() if landmarks == "68" else frm.pose_predictor_five_point_model_location()
+        self._predictor = dlib.shape_predictor(model)
+        self._rect = dlib.rectangle
+        self._lock = threading.Lock()
+
+    def _face(self, image: np.ndarray, rect: object, score: float) -> DetectedFace:
+        """A detected face from a dlib rectangle (inclusive corners): landmarks, and its box clipped to the image."""
+        h, w = image.shape[:2]
+        shape = self._predictor(image, rect)
+        pts = np.array([[p.x, p.y] for p in shape.parts()], dtype=np.float32)
+        box = Box(max(0, rect.left()), max(0, rect.top()), min(w, rect.right() + 1), min(h, rect.bottom() + 1))  # type: ignore[attr-defined]
+        return DetectedFace(box, float(score), pts, shape)
+
+    def landmarks(self, image: np.ndarray, box: Box) -> DetectedFace:
+        """Landmarks for a given box (used when the face's position is already known)."""
+        with self._lock:
+            shape = self._predictor(image, self._rect(box.left, box.top, box.right - 1, box.bottom - 1))
+        pts = np.array([[p.x, p.y] for p in shape.parts()], dtype=np.float32)
+        return DetectedFace(box, 0.0, pts, shape)
+
+
+class FaceDetector(Landmarker):
     """Detects every face and its landmarks. Safe to share between threads (calls are serialised)."""
 
     def __init__(self, detector: DetectorName = "hog", upsample: int | Literal["auto"] = "auto",
@@ -81,6 +110,7 @@ class FaceDetector:
             raise LookalikeError(f"unknown detector {detector!r}; choose one of {DETECTORS}")
         if upsample != "auto" and (not isinstance(upsample, int) or not 0 <= upsample <= 3):
             raise LookalikeError(f"upsample must be 'auto' or 0..3, got {upsample!r}")
+        super().__init__(landmarks)
         dlib, frm = _models()
         self.name = detector
         self.upsample = upsample
@@ -89,10 +119,6 @@ class FaceDetector:
             self._detector = dlib.get_frontal_face_detector()
         else:
             self._detector = dlib.cnn_face_detection_model_v1(frm.cnn_face_detector_model_location())
-        model = frm.pose_predictor_model_location() if landmarks == "68" else frm.pose_predictor_five_point_model_location()
-        self._predictor = dlib.shape_predictor(model)
-        self._rect = dlib.rectangle
-        self._lock = threading.Lock()
 
     def upsample_for(self, image: np.ndarray) -> int:
         """The number of upsamplings used for this image."""
@@ -102,7 +128,6 @@ class FaceDetector:
 
     def detect(self, image: np.ndarray) -> list[DetectedFace]:
         """All faces in an RGB uint8 image, largest first."""
-        h, w = image.shape[:2]
         up = self.upsample_for(image)
         with self._lock:
             if self.name == "hog":
@@ -110,23 +135,9 @@ class FaceDetector:
                 found = list(zip(rects, scores))
             else:
                 found = [(d.rect, d.confidence) for d in self._detector(image, up)]
-            faces = []
-            for rect, score in found:
-                shape = self._predictor(image, rect)
-                pts = np.array([[p.x, p.y] for p in shape.parts()], dtype=np.float32)
-                box = Box(
-                    max(0, rect.left()), max(0, rect.top()), min(w, rect.right() + 1), min(h, rect.bottom() + 1)
-                )
-                faces.append(DetectedFace(box, float(score), pts, shape))
+            faces = [self._face(image, rect, score) for rect, score in found]
         faces.sort(key=lambda f: f.box.area, reverse=True)
         return faces
-
-    def landmarks(self, image: np.ndarray, box: Box) -> DetectedFace:
-        """Landmarks for a given box (used when the face's position is already known)."""
-        with self._lock:
-            shape = self._predictor(image, self._rect(box.left, box.top, box.right - 1, box.bottom - 1))
-        pts = np.array([[p.x, p.y] for p in shape.parts()], dtype=np.float32)
-        return DetectedFace(box, 0.0, pts, shape)
 
 
 def most_central(faces: list[DetectedFace], image_shape: tuple[int, ...]) -> DetectedFace | None:

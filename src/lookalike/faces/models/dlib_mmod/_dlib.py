@@ -7,7 +7,7 @@ shared ``faces/models/dlib/``, only these imports change.
 from __future__ import annotations
 
 from lookalike.faces.models.dlib_resnet.arch import Token
-from lookalike.faces.models.dlib_resnet.embedders import default_threads
+from lookalike.faces.models.dlib_resnet.embedders import cpu_session_options, default_threads
 from lookalike.faces.models.dlib_resnet.format import (
     Affine,
     Conv,
@@ -32,6 +32,7 @@ __all__ = [
     "Relu",
     "Token",
     "atomic_write",
+    "cpu_session_options",
     "default_threads",
     "file_sha256",
     "fold_affine",

@@ -23,13 +23,12 @@ With ``min_face = 80`` neither happens and the detections are dlib's
 from __future__ import annotations
 
 import math
-import threading
 from pathlib import Path
 
 import numpy as np
 
 from lookalike.errors import LookalikeError
-from lookalike.faces.detect import Box, DetectedFace
+from lookalike.faces.detect import DetectedFace, Landmarker
 from lookalike.faces.models.dlib_mmod.network import MMODNetwork, Runtime
 from lookalike.faces.models.dlib_mmod.postprocess import RawDetection
 from lookalike.faces.models.dlib_mmod.pyramid import level_sizes, pyramid_level, resize_bilinear
@@ -42,7 +41,7 @@ DEFAULT_MIN_FACE = 36
 DEFAULT_MAX_PIXELS = 2_000_000
 
 
-class MMODFaceDetector:
+class MMODFaceDetector(Landmarker):
     """dlib's CNN face detector run by ONNX Runtime (default) or PyTorch, plus dlib's landmarks."""
 
     def __init__(
@@ -63,24 +62,12 @@ class MMODFaceDetector:
             raise LookalikeError(
                 f"min_face must be an integer number of pixels in 10..4096, got {min_face!r}"
             )
-        import dlib
-        import face_recognition_models as frm
-
+        super().__init__(landmarks)
         self.network = MMODNetwork(model_path, runtime=runtime, device=device, threads=threads)
         self.min_face = min_face
         self.threshold = float(threshold)
         self.runtime = self.network.runtime
         self.name = "mmod" if runtime == "onnx" else f"mmod-{runtime}"
-        if landmarks not in ("5", "68"):
-            raise LookalikeError(f"landmarks must be '5' or '68', got {landmarks!r}")
-        model = (
-            frm.pose_predictor_model_location()
-            if landmarks == "68"
-            else frm.pose_predictor_five_point_model_location()
-        )
-        self._predictor = dlib.shape_predictor(model)
-        self._rect = dlib.rectangle
-        self._lock = threading.Lock()
 
     @property
     def upsample(self) -> str:
@@ -138,22 +125,8 @@ class MMODFaceDetector:
 
     def detect(self, image: np.ndarray) -> list[DetectedFace]:
         """All faces in an RGB uint8 image, largest first, with dlib's 5-point landmarks."""
-        h, w = image.shape[:2]
         found = self.raw_detect(image)
-        faces = []
         with self._lock:
-            for d in found:
-                left, top, right, bottom = d.rect
-                shape = self._predictor(image, self._rect(left, top, right, bottom))
-                pts = np.array([[p.x, p.y] for p in shape.parts()], dtype=np.float32)
-                box = Box(max(0, left), max(0, top), min(w, right + 1), min(h, bottom + 1))
-                faces.append(DetectedFace(box, d.score, pts, shape))
+            faces = [self._face(image, self._rect(*d.rect), d.score) for d in found]
         faces.sort(key=lambda f: f.box.area, reverse=True)
         return faces
-
-    def landmarks(self, image: np.ndarray, box: Box) -> DetectedFace:
-        """Landmarks for a given box (used when the face's position is already known)."""
-        with self._lock:
-            shape = self._predictor(image, self._rect(box.left, box.top, box.right - 1, box.bottom - 1))
-        pts = np.array([[p.x, p.y] for p in shape.parts()], dtype=np.float32)
-        return DetectedFace(box, 0.0, pts, shape)

@@ -86,15 +86,10 @@ class OnnxRunner:
             import onnxruntime as ort
         except ImportError:
             raise MissingDependencyError("onnxruntime", "fast", "the ONNX Runtime face detector") from None
-        from lookalike.faces.models.dlib_mmod._dlib import default_threads
+        from lookalike.faces.models.dlib_mmod._dlib import cpu_session_options, default_threads
 
         self.threads = threads or default_threads()
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = self.threads
-        opts.inter_op_num_threads = 1
-        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        opts.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
+        opts = cpu_session_options(ort, self.threads, spin)
         path = onnx_path(model)
         try:
             self._session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])

@@ -41,6 +41,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -71,6 +72,18 @@ def default_threads() -> int:
     except ValueError:
         env = 0
     return env if env > 0 else available_cores()
+
+
+def cpu_session_options(ort: Any, threads: int, spin: bool) -> Any:
+    """ONNX Runtime options for one sequential CPU session with ``threads`` intra-op threads; ``spin``
+    lets idle threads busy-wait (faster on an idle machine, about twice as slow on a shared one)."""
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
+    return opts
 
 
 def _card(model_path: str | Path | None, sha256: str) -> EmbedderCard:
@@ -202,12 +215,7 @@ class OnnxEmbedder:
         self.batch_size = int(batch_size)
         self.threads = threads or default_threads()
         self.model_file = onnx_path(loaded)
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = self.threads
-        opts.inter_op_num_threads = 1
-        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        opts.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
+        opts = cpu_session_options(ort, self.threads, spin)
         try:
             self._session = ort.InferenceSession(str(self.model_file), opts, providers=["CPUExecutionProvider"])
         except Exception:  # noqa: BLE001 - a damaged cached graph: build it again, once

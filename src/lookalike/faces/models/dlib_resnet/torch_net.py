@@ -124,17 +124,23 @@ class DlibResNet(nn.Module):
     def forward(self, chips: torch.Tensor) -> torch.Tensor:
         x = self.input(chips)
         x = x.contiguous(memory_format=torch.channels_last if self.channels_last else torch.contiguous_format)
-        tags: dict[int, torch.Tensor] = {}
-        for (kind, tag), step in zip(self.kinds, self.steps):
-            if kind == "op":
-                x = step(x)
-            elif kind == "tag":
-                tags[tag] = x
-            elif kind == "skip":
-                x = tags[tag]
-            else:
-                x = step(x, tags[tag])
-        return x
+        return run_steps(self.kinds, self.steps, x)
+
+
+def run_steps(kinds: list, steps: nn.ModuleList | list, x: torch.Tensor) -> torch.Tensor:
+    """Run a ported dlib network's steps: an op, a tag (remember the tensor), a skip (recall one), or an
+    ``add_prev`` (add a remembered tensor). Tags must be defined inside the steps given."""
+    tags: dict[int, torch.Tensor] = {}
+    for (kind, tag), step in zip(kinds, steps):
+        if kind == "op":
+            x = step(x)
+        elif kind == "tag":
+            tags[tag] = x
+        elif kind == "skip":
+            x = tags[tag]
+        else:
+            x = step(x, tags[tag])
+    return x
 
 
 def _conv(layer: Conv, shape: tuple[int, int, int]) -> tuple[nn.Module, tuple]:

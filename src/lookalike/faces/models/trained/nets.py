@@ -129,17 +129,9 @@ class SmallCNN(nn.Module):
 
 def _run_steps(net: nn.Module, x: torch.Tensor, start: int, end: int) -> torch.Tensor:
     """Run steps ``start:end`` of a ported dlib network (tags defined inside the range only)."""
-    tags: dict[int, torch.Tensor] = {}
-    for (kind, tag), step in zip(net.kinds[start:end], net.steps[start:end]):
-        if kind == "op":
-            x = step(x)
-        elif kind == "tag":
-            tags[tag] = x
-        elif kind == "skip":
-            x = tags[tag]
-        else:
-            x = step(x, tags[tag])
-    return x
+    from lookalike.faces.models.dlib_resnet.torch_net import run_steps
+
+    return run_steps(net.kinds[start:end], net.steps[start:end], x)
 
 
 class ResNetFineTune(nn.Module):
