@@ -15,7 +15,7 @@ from tqdm import tqdm
 
 from lookalike.errors import LookalikeError
 from lookalike.faces.batch import process_many
-from lookalike.faces.cache import EmbeddingCache
+from lookalike.faces.cache import CachedPhoto, EmbeddingCache
 from lookalike.gallery.gallery import Gallery
 from lookalike.gallery.sources import SourceItem
 
@@ -48,43 +48,60 @@ def check_workers(workers: int) -> int:
     return workers or (os.cpu_count() or 1)
 
 
+class Recorder:
+    """Writes each photo's outcome to the gallery and the report, with a progress bar and index
+    checkpoints; shared by the default ingest and the Ray ingest. ``todo`` lists the photos not stored yet."""
+
+    def __init__(self, gallery: Gallery, items: list[SourceItem], progress: bool, desc: str = "ingest",
+                 cache: EmbeddingCache | bool = True) -> None:
+        self.gallery = gallery
+        self.report = IngestReport(total=len(items))
+        self.cache = EmbeddingCache() if cache is True else (cache or None)
+        self._own_cache = cache is True
+        self.persons = {str(it.path): it.person for it in items}
+        already = gallery.store.image_paths()
+        self.todo = [(str(it.path), it.selection) for it in items if str(it.path) not in already]
+        self.report.skipped_existing = len(items) - len(self.todo)
+        self.bar = tqdm(total=len(items), initial=self.report.skipped_existing, desc=desc, unit="photo",
+                        disable=not progress, smoothing=0.05)
+        self._since_save = 0
+
+    def record(self, path: str, sha256: str, photo: CachedPhoto | None, error: str = "", cached: bool = False) -> None:
+        """Store one photo's faces (or remember why it could not be used) and count it."""
+        person, rep = self.persons[path], self.report
+        if photo is None:
+            self.gallery.record_error(path, person, sha256, error or "unreadable")
+            rep.errors.append((path, error or "unreadable"))
+        else:
+            ids = self.gallery.add_photo(path, person, photo, sha256, self.gallery.spec.key)
+            rep.added_images += 1
+            rep.added_faces += len(ids)
+            rep.cached += cached
+            if not photo.boxes:
+                rep.no_face.append(path)
+        self.bar.update(1)
+        self._since_save += 1
+        if self._since_save >= SAVE_EVERY:
+            self.gallery.save_index()
+            self._since_save = 0
+
+    def close(self) -> None:
+        self.bar.close()
+        self.gallery.save_index()
+        if self.cache is not None and self._own_cache:
+            self.cache.close()
+
+
 def ingest(gallery: Gallery, items: list[SourceItem], workers: int = 0, progress: bool = True,
            cache: EmbeddingCache | bool = True) -> IngestReport:
     """Add photos to ``gallery`` through its pipeline; see the module docstring."""
     workers = check_workers(workers)
-    pipe = gallery.pipeline()
-    report = IngestReport(total=len(items))
-    emb_cache = EmbeddingCache() if cache is True else (cache or None)
-    persons = {str(it.path): it.person for it in items}
-    already = gallery.store.image_paths()
-    todo = [(str(it.path), it.selection) for it in items if str(it.path) not in already]
-    report.skipped_existing = len(items) - len(todo)
-    bar = tqdm(total=len(items), initial=report.skipped_existing, desc="ingest", unit="photo",
-               disable=not progress, smoothing=0.05)
-    since_save = 0
+    rec = Recorder(gallery, items, progress, "ingest", cache)
     try:
-        for out in process_many(pipe, todo, workers, emb_cache):
-            person = persons[out.path]
-            if out.photo is None:
-                gallery.record_error(out.path, person, out.sha256, out.error or "unreadable")
-                report.errors.append((out.path, out.error or "unreadable"))
-            else:
-                ids = gallery.add_photo(out.path, person, out.photo, out.sha256, pipe.key)
-                report.added_images += 1
-                report.added_faces += len(ids)
-                report.cached += out.cached
-                if not out.photo.boxes:
-                    report.no_face.append(out.path)
-            bar.update(1)
-            since_save += 1
-            if since_save >= SAVE_EVERY:
-                gallery.save_index()
-                since_save = 0
+        for out in process_many(gallery.pipeline(), rec.todo, workers, rec.cache):
+            rec.record(out.path, out.sha256, out.photo, out.error or "", out.cached)
     except KeyboardInterrupt:
-        report.interrupted = True
+        rec.report.interrupted = True
     finally:
-        bar.close()
-        gallery.save_index()
-        if emb_cache is not None and cache is True:
-            emb_cache.close()
-    return report
+        rec.close()
+    return rec.report

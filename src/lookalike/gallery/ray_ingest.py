@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm import tqdm
 
 from lookalike.errors import ImageError, MissingDependencyError
 from lookalike.faces.batch import file_sha256, signature
@@ -28,7 +27,7 @@ from lookalike.faces.cache import CachedPhoto, EmbeddingCache
 from lookalike.faces.image import read_bytes
 from lookalike.faces.spec import PipelineSpec
 from lookalike.gallery.gallery import Gallery
-from lookalike.gallery.ingest import SAVE_EVERY, IngestReport
+from lookalike.gallery.ingest import IngestReport, Recorder
 from lookalike.gallery.sources import SourceItem
 
 #: photos per actor call
@@ -117,49 +116,22 @@ def ray_ingest(gallery: Gallery, items: list[SourceItem], address: str | None = 
                gpus: float = 0, progress: bool = True, cache: EmbeddingCache | bool = True) -> IngestReport:
     """Add photos to ``gallery`` with Ray actors; same result and report as the default ingest."""
     ray = _ray()
-    spec, pipe_key, dim = gallery.spec, gallery.spec.key, gallery.dim
-    report = IngestReport(total=len(items))
-    persons = {str(it.path): it.person for it in items}
-    already = gallery.store.image_paths()
-    todo = [(str(it.path), it.selection) for it in items if str(it.path) not in already]
-    report.skipped_existing = len(items) - len(todo)
-    emb_cache = EmbeddingCache() if cache is True else (cache or None)
-    bar = tqdm(total=len(items), initial=report.skipped_existing, desc="ingest (ray)", unit="photo",
-               disable=not progress, smoothing=0.05)
-    since_save = 0
-
-    def record(path: str, sha: str, photo: CachedPhoto | None, error: str, cached: bool = False) -> None:
-        nonlocal since_save
-        person = persons[path]
-        if photo is None:
-            gallery.record_error(path, person, sha, error or "unreadable")
-            report.errors.append((path, error or "unreadable"))
-        else:
-            ids = gallery.add_photo(path, person, photo, sha, pipe_key)
-            report.added_images += 1
-            report.added_faces += len(ids)
-            report.cached += cached
-            if not photo.boxes:
-                report.no_face.append(path)
-        bar.update(1)
-        since_save += 1
-        if since_save >= SAVE_EVERY:
-            gallery.save_index()
-            since_save = 0
-
+    spec, dim = gallery.spec, gallery.dim
+    rec = Recorder(gallery, items, progress, "ingest (ray)", cache)
+    emb_cache = rec.cache
     started = False
     try:
         rest: list[tuple[str, str]] = []
-        selects = dict(todo)
-        for path, select in todo:  # cached photos need no cluster
+        selects = dict(rec.todo)
+        for path, select in rec.todo:  # cached photos need no cluster
             try:
                 sha = file_sha256(path)
             except OSError as exc:
-                record(path, "", None, f"cannot read: {exc.strerror or exc}")
+                rec.record(path, "", None, f"cannot read: {exc.strerror or exc}")
                 continue
             hit = emb_cache.get(sha, signature(spec, select)) if emb_cache is not None else None
             if hit is not None:
-                record(path, sha, hit, "", cached=True)
+                rec.record(path, sha, hit, "", cached=True)
             else:
                 rest.append((path, select))
         if rest:
@@ -171,14 +143,11 @@ def ray_ingest(gallery: Gallery, items: list[SourceItem], address: str | None = 
                 photo = None if row["error"] else _photo(row, dim)
                 if photo is not None and emb_cache is not None:
                     emb_cache.put(row["sha256"], signature(spec, selects[row["path"]]), photo)
-                record(row["path"], row["sha256"], photo, row["error"])
+                rec.record(row["path"], row["sha256"], photo, row["error"])
     except KeyboardInterrupt:
-        report.interrupted = True
+        rec.report.interrupted = True
     finally:
-        bar.close()
-        gallery.save_index()
-        if emb_cache is not None and cache is True:
-            emb_cache.close()
+        rec.close()
         if started:
             ray.shutdown()
-    return report
+    return rec.report
