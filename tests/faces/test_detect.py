@@ -1,32 +1,15 @@
 """Detection on real group photos against the face boxes annotated in dlib's XML files."""
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from lookalike.evaluation.detection import annotated_boxes  # the same reader the detection benchmark uses
 from lookalike.faces.align import align_all
-from lookalike.faces.detect import Box, FaceDetector, most_central
+from lookalike.faces.detect import FaceDetector, most_central
 from lookalike.faces.image import load_image
-
-
-def annotated_boxes(folder: Path) -> dict[Path, list[Box]]:
-    """dlib's PASCAL VOC face annotations, keyed by the photo in ``group_photos`` (files named ``dlib_<file>``)."""
-    out: dict[Path, list[Box]] = {}
-    for xml in sorted(folder.glob("dlib_annotations_*.xml")):
-        for image in ET.parse(xml).getroot().iter("image"):
-            photo = folder / f"dlib_{image.get('file')}"
-            boxes = []
-            for b in image.iter("box"):
-                if b.get("ignore") == "1":
-                    continue
-                left, top = int(b.get("left")), int(b.get("top"))
-                boxes.append(Box(left, top, left + int(b.get("width")), top + int(b.get("height"))))
-            if photo.exists():
-                out[photo] = boxes
-    return out
 
 
 @pytest.fixture(scope="module")

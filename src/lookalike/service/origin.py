@@ -16,12 +16,13 @@ so that its pages become "same-origin" with the service. Two checks close both d
 from __future__ import annotations
 
 import ipaddress
-import json
 import os
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from lookalike.service.security import send_error
 
 #: environment variable with extra Host names to serve, comma-separated
 ALLOWED_HOSTS_ENV = "LOOKALIKE_ALLOWED_HOSTS"
@@ -116,16 +117,4 @@ class OriginGuardMiddleware:
 
 
 async def _forbidden(send: Send, message: str) -> None:
-    body = json.dumps({"error": {"type": "ForbiddenRequestError", "message": message}}).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 403,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                (b"vary", b"Origin, Sec-Fetch-Site"),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+    await send_error(send, 403, "ForbiddenRequestError", message, [(b"vary", b"Origin, Sec-Fetch-Site")])

@@ -113,26 +113,8 @@ class BodyLimitMiddleware:
                 await self._reject(send)
 
     async def _reject(self, send: Send) -> None:
-        body = json.dumps(
-            {
-                "error": {
-                    "type": "ImageTooLargeError",
-                    "message": f"the request is larger than {self.max_body / 2**20:.0f} MiB",
-                }
-            }
-        ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"connection", b"close"),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        await send_error(send, 413, "ImageTooLargeError",
+                         f"the request is larger than {self.max_body / 2**20:.0f} MiB", [(b"connection", b"close")])
 
 
 def bearer_token(authorization: str | None) -> str | None:
@@ -153,3 +135,12 @@ def check_write_token(configured: str | None, authorization: str | None) -> None
     sent = bearer_token(authorization)
     if sent is None or not hmac.compare_digest(sent.encode(), configured.encode()):
         raise AuthorizationError("this endpoint needs the API token: send 'Authorization: Bearer <token>'")
+
+
+async def send_error(send: Send, status: int, kind: str, message: str,
+                     headers: list[tuple[bytes, bytes]] | None = None) -> None:
+    """Answer a typed JSON error straight from ASGI middleware (before any route runs)."""
+    body = json.dumps({"error": {"type": kind, "message": message}}).encode()
+    start = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *(headers or [])]
+    await send({"type": "http.response.start", "status": status, "headers": start})
+    await send({"type": "http.response.body", "body": body})
