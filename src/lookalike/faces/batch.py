@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import multiprocessing as mp
 import os
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -126,7 +126,6 @@ def process_many(
     workers: int = 0,
     cache: EmbeddingCache | None = None,
     stand_in: bool = False,
-    on_skip: Callable[[str], None] | None = None,
 ) -> Iterator[Outcome]:
     """Every photo's faces and vectors, in completion order: cached ones first, then the rest as
     workers finish them (embedded in batches here). ``cache`` is read and written."""

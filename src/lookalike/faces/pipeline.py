@@ -275,13 +275,15 @@ class FacePipeline:
 
     def process_path(self, path: str | Path, select: Selection = "all", require_face: bool = False) -> PhotoFaces:
         """Like :meth:`process_bytes` for a file."""
-        return self.process_bytes(read_bytes(path), select, require_face=require_face)
+        return self.process(path, select, require_face=require_face)
 
-    def process(self, photo: str | Path | bytes, select: Selection = "all", require_face: bool = False) -> PhotoFaces:
-        """A photo given as bytes or as a path."""
-        if isinstance(photo, bytes):
-            return self.process_bytes(photo, select, require_face=require_face)
-        return self.process_path(photo, select, require_face)
+    def process(self, photo: str | Path | bytes, select: Selection = "all", *, max_bytes: int = MAX_BYTES,
+                max_pixels: int = MAX_PIXELS, max_faces: int | None = None, timings: Timings | None = None,
+                require_face: bool = False) -> PhotoFaces:
+        """A photo given as bytes or as a path (a file is read only when within ``max_bytes``)."""
+        data = photo if isinstance(photo, bytes) else read_bytes(photo, max_bytes)
+        return self.process_bytes(data, select, max_bytes=max_bytes, max_pixels=max_pixels, max_faces=max_faces,
+                                  timings=timings, require_face=require_face)
 
     # many labelled photos, on every core, cached --------------------------------------------------------
     def labelled_vectors(self, paths: Sequence[str | Path], workers: int = 0, progress: bool = True) -> np.ndarray:

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from lookalike.errors import NoFaceError
-from lookalike.faces.image import MAX_BYTES, MAX_PIXELS, read_bytes
+from lookalike.faces.image import MAX_BYTES, MAX_PIXELS
 from lookalike.faces.pipeline import PhotoFaces, Selection, Timings
 from lookalike.gallery.gallery import Gallery, Neighbour
 
@@ -42,9 +42,8 @@ def analyze(gallery: Gallery, photo: str | Path | bytes, select: Selection = "al
             max_bytes: int = MAX_BYTES, max_pixels: int = MAX_PIXELS, max_faces: int | None = None,
             timings: Timings | None = None) -> PhotoFaces:
     """The selected faces of a photo through the gallery's pipeline; raises :class:`NoFaceError` if none."""
-    data = photo if isinstance(photo, bytes) else read_bytes(photo, max_bytes)
-    res = gallery.pipeline().process_bytes(data, select, max_bytes=max_bytes, max_pixels=max_pixels,
-                                           max_faces=max_faces, timings=timings)
+    res = gallery.pipeline().process(photo, select, max_bytes=max_bytes, max_pixels=max_pixels,
+                                     max_faces=max_faces, timings=timings)
     if not res.faces:
         raise NoFaceError("no face was found in the photo")
     return res

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from lookalike.errors import ImageTooLargeError, NoFaceError, UnreadableImageError
-from lookalike.faces.image import MAX_BYTES, MAX_PIXELS, read_bytes
+from lookalike.faces.image import MAX_BYTES, MAX_PIXELS
 from lookalike.faces.pipeline import FacePipeline, Selection, Timings
 from lookalike.settings import similarity
 
@@ -46,9 +46,8 @@ def verify_photos(pipeline: FacePipeline, photo_a: str | Path | bytes, photo_b: 
     faces = []
     for name, photo, select in (("first", photo_a, select_a), ("second", photo_b, select_b)):
         try:
-            data = photo if isinstance(photo, bytes) else read_bytes(photo, max_bytes)
-            res = pipeline.process_bytes(data, select, max_bytes=max_bytes, max_pixels=max_pixels, timings=t,
-                                         require_face=True)
+            res = pipeline.process(photo, select, max_bytes=max_bytes, max_pixels=max_pixels, timings=t,
+                                   require_face=True)
         except (UnreadableImageError, ImageTooLargeError, NoFaceError) as exc:
             where = str(photo) if not isinstance(photo, bytes) else f"{name} photo"
             raise type(exc)(f"{where}: {exc}") from exc
