@@ -208,7 +208,8 @@ class Gallery:
             s = self.spec.as_dict()
             self.store.set_meta(meta.SPEC, json.dumps({k: s[k] for k in PipelineSpec.__dataclass_fields__}))
             self.store.set_meta(meta.SPEC_KEY, self.spec.key)
-        self.store.set_meta(meta.EMBEDDER_KEY, self.spec.embedder)
+        if self.store.get_meta(meta.EMBEDDER_KEY) != self.spec.embedder:  # a read per photo, a write only on change
+            self.store.set_meta(meta.EMBEDDER_KEY, self.spec.embedder)
 
     def add_photo(self, path: str, person: str | None, photo: CachedPhoto, sha256: str | None = None,
                   spec_key: str | None = None, unique_content: bool = False) -> list[int]:
