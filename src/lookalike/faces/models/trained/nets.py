@@ -37,6 +37,15 @@ def _out(y: torch.Tensor, normalize: bool) -> torch.Tensor:
     return F.normalize(y, dim=1) if normalize else y
 
 
+def _start_as_pca(mean: torch.Tensor, linear: nn.Linear, x: np.ndarray, dim: int) -> None:
+    """Set ``mean`` to the mean of ``x`` and ``linear``'s weight to its top ``dim`` principal directions."""
+    m = x.mean(0)
+    _, _, vt = np.linalg.svd(x - m, full_matrices=False)
+    with torch.no_grad():
+        mean.copy_(torch.from_numpy(m.astype(np.float32)))
+        linear.weight.copy_(torch.from_numpy(vt[:dim].astype(np.float32)))
+
+
 class LinearHead(nn.Module):
     """``W (x − μ)`` (unit-normalised when ``normalize``): a projection of the base descriptor."""
 
@@ -50,11 +59,7 @@ class LinearHead(nn.Module):
 
     def init_pca(self, x: np.ndarray) -> None:
         """Start as the PCA projection of ``x`` (the training descriptors)."""
-        mean = x.mean(0)
-        _, _, vt = np.linalg.svd(x - mean, full_matrices=False)
-        with torch.no_grad():
-            self.mean.copy_(torch.from_numpy(mean.astype(np.float32)))
-            self.proj.weight.copy_(torch.from_numpy(vt[: self.dim].astype(np.float32)))
+        _start_as_pca(self.mean, self.proj, x, self.dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return _out(self.proj(x - self.mean), self.normalize)
@@ -77,11 +82,9 @@ class MlpHead(nn.Module):
         self.skip = nn.Linear(in_dim, dim, bias=False)
 
     def init_pca(self, x: np.ndarray) -> None:
-        mean = x.mean(0)
-        _, _, vt = np.linalg.svd(x - mean, full_matrices=False)
+        """Start as the PCA projection of ``x`` through the skip, the MLP branch nearly silent."""
+        _start_as_pca(self.mean, self.skip, x, self.dim)
         with torch.no_grad():
-            self.mean.copy_(torch.from_numpy(mean.astype(np.float32)))
-            self.skip.weight.copy_(torch.from_numpy(vt[: self.dim].astype(np.float32)))
             self.fc2.weight.mul_(0.01)
             self.fc2.bias.zero_()
 
