@@ -65,12 +65,13 @@ def run(items: list, reps: int, cores: int) -> tuple[dict[str, list[float]], boo
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--photos", default="100,300", help="sizes, comma-separated (two or more give the fit)")
+    ap.add_argument("--photos", default="100,300", help="sizes, comma-separated (two or more give the fit); 'all' is the whole of LFW")
     ap.add_argument("--reps", type=int, default=1)
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "ray_ingest.json")
     args = ap.parse_args()
-    sizes = [int(x) for x in args.photos.split(",")]
     pool = sample_people(lfw(datasets_dir() / "lfw"), None, 1, 0)
+    sizes = [len(pool) if x == "all" else int(x) for x in args.photos.split(",")]
+    load_start = list(os.getloadavg())
     cores = os.cpu_count() or 1
     rows, same = [], True
     for n in sizes:
@@ -81,7 +82,7 @@ def main() -> None:
         print(json.dumps(rows[-1]), flush=True)
     result: dict = {"benchmark": "ray_ingest", "cores": cores, "sizes": rows, "same_faces_and_vectors": bool(same),
                     "machine": {"cpu": cpu_model(), "cores": cores, "python": platform.python_version(),
-                                "load_avg": list(os.getloadavg()), "time": time.strftime("%Y-%m-%d %H:%M:%S")}}
+                                "load_avg": load_start, "load_avg_end": list(os.getloadavg()), "time": time.strftime("%Y-%m-%d %H:%M:%S")}}
     if len(sizes) >= 2:  # time = fixed + per_photo × n, for each; then the ratio at LFW's size
         fit = {}
         for k in ("default", "ray"):
