@@ -3,7 +3,7 @@
     nice -n 10 python benchmarks/scale.py                 # 1 M vectors → results/scale.json, plots/scale.png
     python benchmarks/scale.py --n 20000 --queries 50     # quick look → results/quick/scale.json
     python benchmarks/scale.py --n 100000 --combine A.json B.json --out benchmarks/results/scale.json
-                                                          # one result from runs started side by side
+                                                          # one result from parts run one backend each
 
 For each backend, in a fresh process each step (so memory and reopening are measured honestly):
 ``build``: insert rate (vectors per second until every vector is searchable and persisted: add +
@@ -170,9 +170,9 @@ def combine(args: argparse.Namespace, out: Path) -> None:
             rows += [json.loads(line) for line in text.splitlines() if line.startswith('{"backend"')]
     result: dict[str, Any] = {"benchmark": "scale", "n": args.n, "dim": 128, "queries": args.queries,
                               "k": args.k, "params": PARAMS, "data": "face_like (LFW-fitted face model)",
-                              "machine": machines[0] if machines else machine(),
-                              "note": f"combined from {len(args.combine)} runs started side by side, one backend "
-                                      "each, on the same machine", "results": rows}
+                              "machine": machines[0] if machines else machine(), "part_machines": machines,
+                              "note": args.note or f"combined from {len(args.combine)} runs, one backend each, on "
+                                                   "the same machine", "results": rows}
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1))
     plot(result, plot_path(out))
@@ -196,6 +196,7 @@ def main() -> None:
     ap.add_argument("--combine", type=Path, nargs="+", metavar="PART",
                     help="merge the rows of runs started at the same time (result JSON files, or logs with "
                          "one JSON row per line) into --out, e.g. one run per backend side by side")
+    ap.add_argument("--note", default="", help="how the combined parts were run (kept in the result)")
     ap.add_argument("--child", choices=["build", "serve"], help=argparse.SUPPRESS)
     ap.add_argument("--backend", help=argparse.SUPPRESS)
     ap.add_argument("--work", type=Path, help=argparse.SUPPRESS)

@@ -73,23 +73,36 @@ def figures() -> dict[str, Any]:
     if ray_file.exists():
         r = json.loads(ray_file.read_text())
         out["ray_ingest"] = {"sizes": r["sizes"], "cores": r["cores"], "same": r["same_faces_and_vectors"],
-                             "load_avg": r["machine"]["load_avg"], "fit": r.get("fit"),
+                             "machine": r["machine"], "fit": r.get("fit"),
                              "lfw_photos": r.get("lfw_photos"), "at_lfw": r.get("ray_over_default_at_lfw"),
                              "per_photo_ratio": r.get("per_photo_ratio")}
     out["machine"] = scale["machine"]
+    out["part_machines"] = scale.get("part_machines") or [scale["machine"]]
     return out
+
+
+def load_range(machines: list[dict[str, Any]]) -> str:
+    """The 1-minute load averages seen at the start and end of the runs: "3.2" or "0.2–6.7"."""
+    seen = [m[k][0] for m in machines for k in ("load_avg", "load_avg_end") if m.get(k)]
+    lo, hi = min(seen), max(seen)
+    return f"{lo:.1f}" if f"{lo:.1f}" == f"{hi:.1f}" else f"{lo:.1f}–{hi:.1f}"
+
+
+def rate(x: float) -> str:
+    """A rate with the digits that matter: 3,107 / 2.1 / 0.52."""
+    return f"{x:,.0f}" if x >= 10 else f"{x:.2g}" if x < 1 else f"{x:.1f}"
 
 
 def render(f: dict[str, Any]) -> str:
     L = [BEGIN, "",
          (f"Measured ({f['measured_n']:,} × {f['measured_dim']}-d face-like vectors, "
           f"{f['machine']['cores']} cores, {f['machine']['cpu'] or 'cpu n/a'}, load average "
-          f"{f['machine']['load_avg'][0]:.1f}; `{f['source']['scale']}`):"), "",
+          f"{load_range(f['part_machines'])}; `{f['source']['scale']}`):"), "",
          "| backend | inserts/s | p50 ms | p99 ms | QPS (1 client) | recall@10 | bytes/vector | reopen s |",
          "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for name, b in f["backends"].items():
         L.append(f"| {name} | {b['insert_per_s']:,.0f} | {b['p50_ms']:.2f} | {b['p99_ms']:.2f} | "
-                 f"{b['per_core_qps_measured']:,.0f} | {b['recall_at_10']:.3f} | {b['bytes_per_vector_measured']:,.0f} "
+                 f"{rate(b['per_core_qps_measured'])} | {b['recall_at_10']:.3f} | {b['bytes_per_vector_measured']:,.0f} "
                  f"| {b['reopen_s']:.2f} |")
     L += ["", (f"Planned for {f['target_n']:,} vectors (model above; {int(UTILISATION * 100)} % utilisation, "
                f"{NODE_CORES}-core query nodes):"), "",
@@ -99,7 +112,7 @@ def render(f: dict[str, Any]) -> str:
     for name, b in f["backends"].items():
         for d, x in b["dims"].items():
             L.append(f"| {name} | {d} | {x['memory_gb_per_replica']:.1f} | {x['raw_vectors_gb']:.1f} | "
-                     f"{x['per_core_qps']:,.0f} | " + " | ".join(str(x["query_nodes"][str(t)]) for t in TARGET_QPS)
+                     f"{rate(x['per_core_qps'])} | " + " | ".join(str(x["query_nodes"][str(t)]) for t in TARGET_QPS)
                      + " |")
     ing = f["ingest"]
     L += ["", (f"Ingest (`{f['source']['ingest']}`: {ing['photos_per_s_measured']:.1f} photos/s end to end on "
@@ -115,7 +128,7 @@ def render(f: dict[str, Any]) -> str:
         runs = "; ".join(f"{x['photos']} photos: default {x['best_s']['default']:.1f} s, Ray {x['best_s']['ray']:.1f} s "
                          f"(×{x['ray_over_default']:.2f})" for x in r["sizes"])
         L += [(f"Ray vs the default ingest (`benchmarks/results/ray_ingest.json`, LFW photos, {r['cores']} cores, "
-               f"load average {r['load_avg'][0]:.1f}, Ray's start included): {runs}; same faces and vectors: "
+               f"load average {load_range([r['machine']])}, Ray's start included): {runs}; same faces and vectors: "
                f"{'yes' if r['same'] else 'NO'}.")]
         if r["fit"]:
             L += ["", (f"Fitted (time = fixed + per photo × n): default {r['fit']['default']['fixed_s']:.1f} s + "
