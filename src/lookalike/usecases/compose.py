@@ -27,7 +27,13 @@ import numpy as np
 from lookalike.errors import LookalikeError, NoFaceError
 from lookalike.faces.spec import PipelineSpec, default_spec
 from lookalike.gallery.labels import LabelledSet
-from lookalike.training.attributes import AttributeConfig, AttributeModel, attribute_features, fit_attribute_model, unit
+from lookalike.training.attributes import (
+    AttributeConfig,
+    AttributeModel,
+    attribute_features,
+    fit_attribute_model,
+    unit,
+)
 
 #: candidate attribute weights (the attribute block is unit length, like the identity block)
 WEIGHT_GRID: tuple[float, ...] = (0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.7, 1.0)

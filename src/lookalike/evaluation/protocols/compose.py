@@ -56,7 +56,7 @@ def bootstrap_ci(hits: np.ndarray, n: int = BOOTSTRAP, seed: int = 0) -> tuple[f
 
 def summarise(ranks: Sequence[int]) -> dict[str, Any]:
     r = np.asarray(ranks)
-    out: dict[str, Any] = {"targets": int(len(r))}
+    out: dict[str, Any] = {"targets": len(r)}
     for k in (1, 5):
         hits = (r <= k).astype(np.float64)
         lo, hi = bootstrap_ci(hits)
@@ -124,10 +124,10 @@ def held_out(d: ComposeData, fit: Fit, rule: str = "median", grid: Sequence[floa
                 mine = d.people == value_person
                 target = mine & (d.values == value)
                 q = compose_rows(unit(prototype(d.identity[mine & ~target], rule)), [(protos[value], w)])
-                for ix in by_index:
+                for ix, found in by_index.items():
                     _, pos = search_rows(rows, q, 5, ix)
                     hit = [r + 1 for r, p in enumerate(pos) if target[p]]
-                    by_index[ix].append(hit[0] if hit else 6)
+                    found.append(hit[0] if hit else 6)
     return {"ranks": ranks, "targets": targets, "weights": weights, "by_index": by_index}
 
 
@@ -156,7 +156,7 @@ def run_compose(d: ComposeData, fit: Fit = fit_attribute_model, rule: str = "med
     ra, wa = in_sample(d, fit, rule)
     b = held_out(d, fit, rule, indexes=indexes)
     out: dict[str, Any] = {
-        "photos": int(len(d.people)), "people": int(len(set(d.people.tolist()))),
+        "photos": len(d.people), "people": len(set(d.people.tolist())),
         "values": sorted(set(d.values.tolist())), "rule": rule, "weight_grid": list(WEIGHT_GRID),
         "a_source_in_sample": {**summarise(ra.ranks[wa]), "weight": wa},
         "b_held_out": {**summarise(b["ranks"]), "weights_chosen": b["weights"],
@@ -201,8 +201,8 @@ def markdown_table(r: dict[str, Any], title: str) -> list[str]:
     b = r["b_held_out"]
     rows = [("(a) source's protocol: attribute model and prototypes from every photo, weight picked on the set",
              r["a_source_in_sample"]),
-            ("(b) held out: model, attribute prototype and weight from the other people only; target left out of "
-             "the person prototype", b)]
+            (("(b) held out: model, attribute prototype and weight from the other people only; target left out of "
+             "the person prototype"), b)]
     rows += [(f"(b) held out, searched with the `{ix}` index", s) for ix, s in b.get("by_index", {}).items()]
     rows += [("(c-a) raw dlib descriptors, source's rule, every photo", r["c_dlib_source_rule_in_sample"]),
              ("(c-b) raw dlib descriptors, source's rule, held out", r["c_dlib_source_rule_held_out"])]
@@ -211,5 +211,5 @@ def markdown_table(r: dict[str, Any], title: str) -> list[str]:
     for name, s in rows:
         lines.append(f"| {name} | {_cell(s, 1)} | {_cell(s, 5)} | {s['top1_hits']} / {s['targets']} |")
     ws = sorted(set(b["weights_chosen"].values()))
-    return lines + ["", f"Weights chosen in (b) (leave-people-out inside the training people): {ws}; "
-                        f"(a) weight {r['a_source_in_sample']['weight']}.", ""]
+    return lines + ["", (f"Weights chosen in (b) (leave-people-out inside the training people): {ws}; "
+                        f"(a) weight {r['a_source_in_sample']['weight']}."), ""]
