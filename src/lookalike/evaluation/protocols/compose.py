@@ -42,6 +42,9 @@ from lookalike.usecases.compose import (
 )
 
 BOOTSTRAP = 2000
+#: Yale faces' file names ``subjectNN/subjectNN.<condition>.gif``: three attribute kinds
+YALE_PATTERN = (r"(?P<person>subject\d+)\.(?:(?P<expression>happy|normal|sad|sleepy|surprised|wink)"
+                r"|(?P<glasses>glasses|noglasses)|(?P<lighting>centerlight|leftlight|rightlight))\.gif$")
 
 
 def bootstrap_ci(hits: np.ndarray, n: int = BOOTSTRAP, seed: int = 0) -> tuple[float, float]:
