@@ -104,6 +104,28 @@ def in_sample(d: ComposeData, fit: Fit, rule: str = "median", grid: Sequence[flo
     return ranks, best
 
 
+@dataclass
+class Fold:
+    """One target person of (b): what was fitted and chosen without their photos, and their ranks."""
+
+    person: str
+    weight: float
+    attr: np.ndarray
+    protos: dict[str, np.ndarray]
+    ranks: TargetRanks
+
+
+def held_out_fold(d: ComposeData, person: str, fit: Fit, rule: str = "median",
+                  grid: Sequence[float] = WEIGHT_GRID) -> Fold:
+    """(b) for one target person: weight, attribute model and prototypes from the other people's rows only."""
+    train = d.people != person
+    w, _ = choose_weight(d.identity[train], d.features[train], d.people[train], d.values[train], fit, grid, rule)
+    model = fit(d.features[train], d.values[train].tolist())
+    attr = model.embed(d.features)
+    protos = {v: prototype(attr[train & (d.values == v)], rule) for v in set(d.values[train].tolist())}
+    return Fold(person, w, attr, protos, target_ranks(d.identity, attr, d.people, d.values, protos, [person], [w], rule))
+
+
 def held_out(d: ComposeData, fit: Fit, rule: str = "median", grid: Sequence[float] = WEIGHT_GRID,
              indexes: Sequence[str] = ()) -> dict[str, Any]:
     """(b): per target person, everything fitted and chosen on the other people only."""
@@ -112,21 +134,16 @@ def held_out(d: ComposeData, fit: Fit, rule: str = "median", grid: Sequence[floa
     weights: dict[str, float] = {}
     targets: list[tuple[str, str]] = []
     for person in sorted(set(d.people.tolist())):
-        train = d.people != person
-        w, _ = choose_weight(d.identity[train], d.features[train], d.people[train], d.values[train], fit, grid, rule)
-        weights[person] = w
-        model = fit(d.features[train], d.values[train].tolist())
-        attr = model.embed(d.features)
-        protos = {v: prototype(attr[train & (d.values == v)], rule) for v in set(d.values[train].tolist())}
-        tr = target_ranks(d.identity, attr, d.people, d.values, protos, [person], [w], rule)
-        ranks += tr.ranks[w]
-        targets += tr.targets
+        f = held_out_fold(d, person, fit, rule, grid)
+        w = weights[person] = f.weight
+        ranks += f.ranks.ranks[w]
+        targets += f.ranks.targets
         if by_index:
-            rows = compose_rows(d.identity, [(attr, w)])
-            for value_person, value in tr.targets:
+            rows = compose_rows(d.identity, [(f.attr, w)])
+            for value_person, value in f.ranks.targets:
                 mine = d.people == value_person
                 target = mine & (d.values == value)
-                q = compose_rows(unit(prototype(d.identity[mine & ~target], rule)), [(protos[value], w)])
+                q = compose_rows(unit(prototype(d.identity[mine & ~target], rule)), [(f.protos[value], w)])
                 for ix, found in by_index.items():
                     _, pos = search_rows(rows, q, 5, ix)
                     hit = [r + 1 for r, p in enumerate(pos) if target[p]]
