@@ -80,7 +80,7 @@ class RecordingFit:
     def __init__(self) -> None:
         self.seen: list[set[int]] = []
 
-    def __call__(self, features: np.ndarray, values: list[str]):  # noqa: ANN204
+    def __call__(self, features: np.ndarray, values: list[str]):
         self.seen.append({int(r) for r in features[:, 0]})
 
         class Model:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lookalike.errors import TrainingDataError
+from lookalike.errors import MissingDependencyError, TrainingDataError
 from lookalike.faces.spec import PipelineSpec
 from lookalike.io import atomic_save_npz
 from lookalike.settings import cache_dir
@@ -108,8 +108,11 @@ class AttributeModel:
 def fit_attribute_model(features: np.ndarray, values: Sequence[str], config: AttributeConfig | None = None
                         ) -> AttributeModel:
     """Fit the attribute embedding on feature rows labelled with attribute values (≥ 2 values, each ≥ 2 photos)."""
-    import torch
-    from pytorch_metric_learning import losses, miners
+    try:
+        import torch
+        from pytorch_metric_learning import losses, miners
+    except ImportError as e:
+        raise MissingDependencyError(e.name or "pytorch-metric-learning", "train", "composed queries") from None
 
     from lookalike.faces.models.trained.nets import MlpHead
     from lookalike.training.loop import TrainConfig, train
