@@ -5,7 +5,7 @@ chips of ``FacePipeline(spec)`` — the served pipeline's faces — cached per s
 (``<cache>/compose/features-<spec key>-<taps>.npz``, read with ``allow_pickle=False``).
 
 Model: standardise (training mean and spread) → PCA whitened to at most 64 dimensions (fitted on the
-training photos) → :class:`~lookalike.faces.models.trained.nets.MlpHead` to 16 unit-length
+training photos, at most half as many dimensions as photos) → :class:`~lookalike.faces.models.trained.nets.MlpHead` to 16 unit-length
 dimensions, started as PCA, trained by :func:`lookalike.training.loop.train` on P×K batches (P =
 every attribute value, K = 8 photos) with pytorch-metric-learning's triplet margin loss (margin 0.2
 on unit vectors, semi-hard triplets) — triplet loss, as the source did. The labels it trains on are
@@ -31,6 +31,9 @@ class AttributeConfig:
     """How an attribute embedding is fitted (every field fixed in advance, none tuned on a test set)."""
 
     pca: int = 64
+    #: and at most this share of the training photos (a whitened PCA with about as many dimensions as
+    #: photos blows up its weakest directions, which a new person's photo then mostly lives in)
+    pca_share: float = 0.5
     dim: int = 16
     hidden: int = 64
     epochs: int = 30
@@ -99,7 +102,7 @@ class AttributeModel:
         import torch
 
         if len(x) == 0:
-            return np.empty((0, self.config.dim), np.float64)
+            return np.empty((0, self.head.dim), np.float64)  # type: ignore[attr-defined]
         with torch.no_grad():
             y = self.head(torch.from_numpy(self.reduce(x)))  # type: ignore[operator]
         return unit(y.numpy())
@@ -130,17 +133,17 @@ def fit_attribute_model(features: np.ndarray, values: Sequence[str], config: Att
     z = (x - mean) / scale
     pmean = z.mean(0)
     _, s, vt = np.linalg.svd(z - pmean, full_matrices=False)
-    p = int(min(cfg.pca, len(z) - 1, z.shape[1]))
+    p = int(max(2, min(cfg.pca, int(cfg.pca_share * len(z)), len(z) - 1, z.shape[1])))
     spread = np.maximum(s[:p] / np.sqrt(max(len(z) - 1, 1)), 1e-6)
     model = AttributeModel(mean, scale, pmean, vt[:p], spread, None, cfg, names.tolist())
     reduced = model.reduce(x)
     torch.manual_seed(cfg.seed)
-    head = MlpHead(p, cfg.dim, cfg.hidden, normalize=True)
+    head = MlpHead(p, min(cfg.dim, p), cfg.hidden, normalize=True)
     head.init_pca(reduced)
     bundle = LossBundle("triplet-semihard", losses.TripletMarginLoss(margin=cfg.margin),
                         miners.TripletMarginMiner(margin=cfg.margin, type_of_triplets="semihard"),
                         {"margin": cfg.margin}, cosine=True)
-    tcfg = TrainConfig(arch="mlp", dim=cfg.dim, loss="triplet-semihard", epochs=cfg.epochs, p=len(names), k=cfg.k,
+    tcfg = TrainConfig(arch="mlp", dim=min(cfg.dim, p), loss="triplet-semihard", epochs=cfg.epochs, p=len(names), k=cfg.k,
                        lr=cfg.lr, seed=cfg.seed, device="cpu")
     model.head = train(head, bundle, reduced, labels, tcfg, progress=False, label="attribute").model
     return model
