@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from lookalike.errors import LookalikeError, NoFaceError
+from lookalike.faces.pipeline import FacePipeline
 from lookalike.faces.spec import PipelineSpec, default_spec
 from lookalike.gallery.labels import LabelledSet
 from lookalike.training.attributes import (
@@ -169,14 +170,12 @@ class ComposeSpace:
     are fitted on first use (and kept)."""
 
     def __init__(self, labels: LabelledSet, spec: PipelineSpec | None = None, workers: int = 0,
-                 rule: str = "median", fit: Fit = fit_attribute_model) -> None:
-        from lookalike.faces.pipeline import FacePipeline
-
+                 rule: str = "median", fit: Fit = fit_attribute_model, pipeline: FacePipeline | None = None) -> None:
         if rule not in RULES:
             raise LookalikeError(f"unknown prototype rule {rule!r}; choose one of {list(RULES)}")
         self.labels, self.rule, self.fit = labels, rule, fit
-        self.spec = spec or default_spec()
-        self.pipeline = FacePipeline(self.spec)
+        self.pipeline = pipeline or FacePipeline(spec or default_spec())
+        self.spec = self.pipeline.spec
         paths = labels.paths
         self.identity = unit(self.pipeline.labelled_vectors(paths, workers, progress=False))
         self.features = attribute_features(paths, self.spec, workers)

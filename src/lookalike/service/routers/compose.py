@@ -78,7 +78,7 @@ class _Spaces:
             if key in self.items:
                 self.items.move_to_end(key)
                 return self.items[key]
-        space = ComposeSpace(labels, state.pipeline.spec, rule=body.rule)
+        space = ComposeSpace(labels, rule=body.rule, pipeline=state.pipeline)  # the served pipeline
         with self.lock:
             self.items[key] = space
             while len(self.items) > KEEP:
