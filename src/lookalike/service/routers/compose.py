@@ -1,7 +1,7 @@
 """Composed queries over a labelled folder: "like P, but happy" (``POST /api/compose``) and the ``/compose`` page.
 
-The folders it may read are those under one root: ``LOOKALIKE_COMPOSE_ROOT`` (default: the data-set
-folder, :func:`lookalike.settings.datasets_dir`); a request names a folder relative to it and labels
+The folders it may read are those under one root, ``LOOKALIKE_COMPOSE_ROOT`` (unset: composed queries
+are off, and every endpoint answers so); a request names a folder relative to it and labels
 its photos with a pattern (``labels_regex``) or a CSV inside it (``labels_csv``). The fitted space of
 a (folder, labels, rule) is kept in memory for the next request (the first one fits the attribute
 models: seconds).
@@ -51,10 +51,15 @@ class ComposeIn(LabelsIn):
 
 
 def compose_root() -> FsPath:
-    from lookalike.settings import datasets_dir
-
+    """The folder whose labelled sub-folders may be queried (no request reads outside it)."""
     env = os.environ.get("LOOKALIKE_COMPOSE_ROOT")
-    return (FsPath(env) if env else datasets_dir()).resolve()
+    if not env:
+        raise NotFoundError("composed queries are off on this server: start it with LOOKALIKE_COMPOSE_ROOT set to "
+                            "the folder whose labelled photo folders may be queried")
+    root = FsPath(env).resolve()
+    if not root.is_dir():
+        raise NotFoundError(f"LOOKALIKE_COMPOSE_ROOT {env!r} is not a folder")
+    return root
 
 
 def _inside(root: FsPath, rel: str, what: str) -> FsPath:
