@@ -168,3 +168,21 @@ def test_cli_compose_errors_list_what_exists(yale: Path, args: list[str], says: 
 def test_cli_compose_bad_patterns(yale: Path, pattern: str, says: str) -> None:
     code, out = _compose(str(yale), "--labels-regex", pattern, "--person", "x")
     assert code == 1 and out["error"]["type"] == "LabelPatternError" and says in out["error"]["message"]
+
+
+def test_fitted_kind_is_kept_and_reloaded(yale: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from lookalike.gallery.labels import labels_from_names
+    from lookalike.usecases import compose as uc
+
+    labels = labels_from_names(yale, YALE6)
+    first = uc.ComposeSpace(labels).kind("expression")
+
+    def refit(*_: object, **__: object) -> None:
+        raise AssertionError("the kept fit should have been read back")
+
+    monkeypatch.setattr(uc, "choose_weight", refit)
+    again = uc.ComposeSpace(labels).kind("expression")
+    assert again.weight == first.weight and np.allclose(again.vectors, first.vectors)
+    assert again.protos.keys() == first.protos.keys()
+    feats = uc.ComposeSpace(labels).features[:3]
+    assert np.allclose(again.model.embed(feats), first.model.embed(feats), atol=1e-6)

@@ -151,3 +151,26 @@ def fit_attribute_model(features: np.ndarray, values: Sequence[str], config: Att
 
 def config_dict(cfg: AttributeConfig) -> dict[str, object]:
     return asdict(cfg)
+
+
+def model_arrays(model: AttributeModel) -> dict[str, np.ndarray]:
+    """The fitted model as plain arrays (saved with ``np.savez``, read back with ``allow_pickle=False``)."""
+    head = {f"head.{k}": v.detach().cpu().numpy() for k, v in model.head.state_dict().items()}  # type: ignore[attr-defined]
+    return {"mean": model.mean, "scale": model.scale, "pca_mean": model.pca_mean, "components": model.components,
+            "spread": model.spread, "values": np.array(model.values, dtype=str), **head}
+
+
+def model_from_arrays(arrays: dict[str, np.ndarray], config: AttributeConfig | None = None) -> AttributeModel:
+    """Rebuild a model saved by :func:`model_arrays` (the head's shape read from its weights)."""
+    import torch
+
+    from lookalike.faces.models.trained.nets import MlpHead
+
+    cfg = config or AttributeConfig()
+    state = {k[5:]: torch.from_numpy(np.asarray(v)) for k, v in arrays.items() if k.startswith("head.")}
+    hidden, p = state["fc1.weight"].shape
+    head = MlpHead(int(p), int(state["fc2.weight"].shape[0]), int(hidden), normalize=True)
+    head.load_state_dict(state)
+    head.eval()
+    return AttributeModel(arrays["mean"], arrays["scale"], arrays["pca_mean"], arrays["components"], arrays["spread"],
+                          head, cfg, [str(v) for v in arrays["values"]])

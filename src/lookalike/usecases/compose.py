@@ -18,7 +18,7 @@ grid with the most top-1 hits (then the best mean reciprocal rank) wins.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -187,13 +187,40 @@ class ComposeSpace:
             self.labels.check_kind(kind)
             rows = np.array([kind in p.attributes for p in self.labels.photos])
             values = np.array([p.attributes.get(kind, "") for p in self.labels.photos])
+            file = self._saved(kind, values)
+            loaded = _load_kind(file, kind) if file is not None else None
+            if loaded is not None:
+                self._kinds[kind] = loaded
+                return loaded
             w, _ = choose_weight(self.identity[rows], self.features[rows], self.people[rows], values[rows],
                                  self.fit, rule=self.rule)
             model = self.fit(self.features[rows], values[rows].tolist())
             vectors = model.embed(self.features)
             protos = {v: prototype(vectors[rows & (values == v)], self.rule) for v in set(values[rows].tolist())}
             self._kinds[kind] = KindSpace(kind, w, model, vectors, protos)
+            if file is not None:
+                _save_kind(file, self._kinds[kind])
         return self._kinds[kind]
+
+    def _saved(self, kind: str, values: np.ndarray) -> Path | None:
+        """Where the fitted kind of this very labelled set is kept (None: a custom fit, never cached).
+
+        The key covers every photo's path, size and modification time, its labels, the pipeline spec,
+        the attribute settings, the prototype rule and the weight grid."""
+        if self.fit is not fit_attribute_model:
+            return None
+        import hashlib
+        import json
+
+        from lookalike.settings import cache_dir
+
+        def stamp(p: Path) -> list[int]:
+            st = p.stat()
+            return [st.st_size, st.st_mtime_ns]
+
+        key = json.dumps([[str(p.path), stamp(p.path), p.person] for p in self.labels.photos] + [
+            values.tolist(), self.spec.key, asdict(AttributeConfig()), self.rule, list(WEIGHT_GRID), WEIGHT_FOLDS])
+        return cache_dir() / "compose" / f"space-{kind}-{hashlib.sha256(key.encode()).hexdigest()[:20]}.npz"
 
     def photo_vectors(self, photo: str | Path | bytes, kinds: Sequence[str]) -> tuple[np.ndarray, list[np.ndarray]]:
         """Identity and attribute vectors of the largest face of a query photo."""
@@ -205,6 +232,31 @@ class ComposeSpace:
         face = res.faces[0]
         feats = activation_features(face.chip[None])
         return unit(face.embedding), [self.kind(k).model.embed(feats)[0] for k in kinds]
+
+
+def _save_kind(file: Path, ks: KindSpace) -> None:
+    from lookalike.io import atomic_save_npz
+    from lookalike.training.attributes import model_arrays
+
+    names = sorted(ks.protos)
+    atomic_save_npz(file, weight=np.array(ks.weight), vectors=ks.vectors, proto_values=np.array(names, dtype=str),
+                    protos=np.stack([ks.protos[v] for v in names]),
+                    **{f"model.{k}": v for k, v in model_arrays(ks.model).items()})
+
+
+def _load_kind(file: Path, kind: str) -> KindSpace | None:
+    from lookalike.training.attributes import model_from_arrays
+
+    if not file.exists():
+        return None
+    try:
+        with np.load(file, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+        model = model_from_arrays({k[6:]: v for k, v in arrays.items() if k.startswith("model.")})
+        protos = dict(zip((str(v) for v in arrays["proto_values"]), arrays["protos"]))
+        return KindSpace(kind, float(arrays["weight"]), model, arrays["vectors"], protos)
+    except (OSError, ValueError, KeyError, RuntimeError):
+        return None  # a cache is disposable: fit again
 
 
 @dataclass
