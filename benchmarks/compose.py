@@ -103,7 +103,7 @@ def table(result: dict) -> str:
                          f"{_cell(r, 5)} | {r['weights']} |")
         lines.append("")
     lines.append(f"Pipeline `{result['pipeline']['key']}`; measured {result['started'][:10]}; source: "
-                 f"`benchmarks/results/compose-yale.json`.")
+                 f"`benchmarks/results/{result.get('name', 'compose-yale')}.json`.")
     return "\n".join(lines)
 
 
@@ -146,7 +146,8 @@ def main() -> int:
     from lookalike.io import atomic_write_text
 
     folder = args.folder or datasets_dir() / "yale_faces"
-    result = measure(folder, args.pattern, args.kind, args.rules.split(","), args.subsets, args.subset_size)
+    result = {"name": args.name,
+              **measure(folder, args.pattern, args.kind, args.rules.split(","), args.subsets, args.subset_size)}
     out = ROOT / "benchmarks" / "results" / f"{args.name}.json"
     atomic_write_text(out, json.dumps(result, indent=1))
     print(table(result))
