@@ -22,3 +22,9 @@ def test_readme_is_a_guide() -> None:
     assert [line.split()[:2] for line in first_block] == [["make", "run"], ["make", "test"]]
     for link in ("docs/evaluation.md", "docs/vector-search.md", "docs/rest.md", "docs/architecture.md"):
         assert link in text and (REPO / link).is_file()
+
+
+def test_composed_doc_matches_the_committed_result() -> None:
+    proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / "compose.py"), "--check"], cwd=REPO, check=False)
+    assert proc.returncode == 0, "docs/composed.md's table differs from benchmarks/results/compose-yale.json: " \
+                                 "run `python benchmarks/compose.py --docs`"

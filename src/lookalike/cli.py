@@ -564,9 +564,54 @@ def train(
                   f"{card['folder']}; curves: {card['curves']}")
 
 
+# ------------------------------------------------------------------------------------------ compose
+@app.command()
+@user_errors
+def compose(
+    folder: Annotated[Path, typer.Argument(help="Folder of labelled photos (searched recursively).")],
+    person: Annotated[str | None, typer.Option(help="Like this person (a label of the folder).")] = None,
+    attribute: Annotated[list[str] | None, typer.Option(
+        "--attribute", "-a", help="KIND=VALUE, e.g. expression=happy (repeatable, one per kind).")] = None,
+    plus: Annotated[list[Path] | None, typer.Option(help="Photo whose face vectors are added (repeatable).")] = None,
+    minus: Annotated[list[Path] | None, typer.Option(help="Photo whose face vectors are subtracted (repeatable).")] = None,
+    labels_regex: Annotated[str | None, typer.Option(
+        help="Regex with named groups over each photo's path in FOLDER: (?P<person>…) required, every other "
+             "named group an attribute kind, e.g. '(?P<person>[^/.]+)\\.(?P<expression>[a-z]+)\\.'.")] = None,
+    labels_csv: Annotated[Path | None, typer.Option(
+        help="CSV with path, person and one column per attribute kind (paths relative to FOLDER).")] = None,
+    k: Annotated[int, typer.Option("-k", "--k", min=1, max=1000, help="Photos to return.")] = 10,
+    index: Annotated[str, typer.Option(help="Index to search with (hnsw, ngt, exact, …).")] = "hnsw",
+    rule: Annotated[str, typer.Option(help="Prototype rule: median (the source's) or mean.")] = "median",
+    as_json: JsonOpt = False,
+) -> None:
+    """Photos of a labelled folder like PERSON but with an attribute value ("like P, but happy")."""
+    from lookalike.gallery.labels import read_labels
+    from lookalike.usecases.compose import ComposeQuery, ComposeSpace, parse_attributes
+    from lookalike.usecases.compose import compose as run_compose
+
+    labels = read_labels(folder, labels_regex, labels_csv)
+    query = ComposeQuery(person, parse_attributes(attribute or []), [str(p) for p in plus or []],
+                         [str(p) for p in minus or []], k, index)
+    answer = run_compose(ComposeSpace(labels, rule=rule), query)
+    if as_json:
+        print(json.dumps(answer))
+        return
+    q = answer["query"]
+    title = f"like {q['person'] or 'the plus photos'}" + "".join(f", {kk}={v}" for kk, v in q["attributes"].items())
+    table = Table(title=f"{title} (weights {q['weights']}, index {q['index']})", title_justify="left")
+    for col in ("rank", "person", "attributes", "distance", "image"):
+        table.add_column(col, justify="right" if col in ("rank", "distance") else "left",
+                         overflow="fold" if col == "image" else "ellipsis")
+    for n in answer["neighbours"]:
+        attrs = ", ".join(f"{kk}={v}" for kk, v in n["attributes"].items())
+        table.add_row(str(n["rank"]), n["person"], attrs, f"{n['distance']:.3f}", n["image"])
+    console.print(table)
+
+
 def main() -> None:  # pragma: no cover - console-script entry point
     sys.exit(app())
 
 
 if __name__ == "__main__":  # pragma: no cover
     main()
+

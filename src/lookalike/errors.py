@@ -86,3 +86,11 @@ class DeviceUnavailableError(LookalikeError):
 
 class ModelNotFoundError(LookalikeError):
     """No trained model with that key in the models folder."""
+
+
+class LabelPatternError(LookalikeError):
+    """A label pattern or label file cannot label the photos (invalid regex, no ``person`` group, no match)."""
+
+
+class UnknownLabelError(LookalikeError):
+    """A person, attribute kind or attribute value that the labelled photos do not have (the message lists them)."""

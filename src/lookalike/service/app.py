@@ -25,7 +25,7 @@ from lookalike.service.client import IndexClient
 from lookalike.service.config import ServiceConfig, check_token, token_from_env
 from lookalike.service.origin import OriginGuardMiddleware
 from lookalike.service.remote import RemoteGallery
-from lookalike.service.routers import clusters, gallery, pages, photos, status
+from lookalike.service.routers import clusters, compose, gallery, pages, photos, status
 from lookalike.service.security import BodyLimitMiddleware, SecurityHeadersMiddleware
 from lookalike.service.state import ServiceState
 from lookalike.service.thumbnails import GalleryPictures
@@ -101,7 +101,8 @@ def create_app(
     app.add_middleware(BodyLimitMiddleware, max_body=cfg.max_body)
     app.add_middleware(OriginGuardMiddleware, allowed_hosts=cfg.allowed_hosts)
     app.add_middleware(SecurityHeadersMiddleware)
-    for r in (pages.router, clusters.page_router, photos.router, gallery.router, clusters.router, status.router):
+    for r in (pages.router, clusters.page_router, compose.page_router, photos.router, gallery.router, clusters.router,
+              compose.router, status.router):
         app.include_router(r)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

@@ -16,6 +16,7 @@ from lookalike.evaluation.protocols.base import (
     register,
 )
 from lookalike.evaluation.protocols.cluster import LfwClustering
+from lookalike.evaluation.protocols.compose import YALE_PATTERN, ComposeProtocol
 from lookalike.evaluation.protocols.features import FeatureStudy
 from lookalike.evaluation.protocols.lfw_verification import LfwVerification
 from lookalike.evaluation.protocols.openset import LfwOpenSet
@@ -27,5 +28,6 @@ register(Retrieval("orl-retrieval", "orl_att_faces", 1, "AT&T/ORL"))
 register(LfwOpenSet())
 register(FeatureStudy())
 register(LfwClustering())
+register(ComposeProtocol("yale-compose", "yale_faces", YALE_PATTERN, "expression", "Yale faces"))
 
 __all__ = ["EvalContext", "Protocol", "available_protocols", "get_protocol", "register"]
