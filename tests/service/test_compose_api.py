@@ -50,6 +50,8 @@ def test_compose_endpoint(datasets: Path, pipeline: FacePipeline, tmp_path: Path
         assert c.post("/api/compose/labels", json={**body, "folder": "../.."}).status_code == 400
         assert c.get("/api/compose/photo", params={"path": "../../etc/passwd"}).status_code == 400
         assert c.get("/api/compose/photo", params={"path": "yale_faces/nothing.gif"}).status_code == 404
-        monkeypatch.delenv("LOOKALIKE_COMPOSE_ROOT")  # off unless a root is configured
+        monkeypatch.delenv("LOOKALIKE_COMPOSE_ROOT")  # unset: the data-set folder
+        assert c.post("/api/compose/labels", json=body).status_code == 200
+        monkeypatch.setenv("LOOKALIKE_COMPOSE_ROOT", "")  # empty: off
         off = c.post("/api/compose/labels", json=body)
         assert off.status_code == 404 and "composed queries are off" in off.json()["error"]["message"]

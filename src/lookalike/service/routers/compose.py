@@ -25,6 +25,7 @@ from lookalike.gallery.labels import LabelledSet, read_labels
 from lookalike.service.http_errors import NotFoundError
 from lookalike.service.routers.pages import TEMPLATES
 from lookalike.service.state import ServiceState, get_state
+from lookalike.settings import datasets_dir
 from lookalike.usecases.compose import ComposeQuery, ComposeSpace, compose
 
 router = APIRouter(prefix="/api/compose", tags=["compose"])
@@ -51,8 +52,14 @@ class ComposeIn(LabelsIn):
 
 
 def compose_root() -> FsPath:
-    """The folder whose labelled sub-folders may be queried (no request reads outside it)."""
+    """The folder whose labelled sub-folders may be queried (no request reads outside it).
+
+    ``LOOKALIKE_COMPOSE_ROOT`` when set (empty: composed queries are off); else the public data-set
+    folder (:func:`lookalike.settings.datasets_dir`) when there is one.
+    """
     env = os.environ.get("LOOKALIKE_COMPOSE_ROOT")
+    if env is None and datasets_dir().is_dir():
+        return datasets_dir().resolve()
     if not env:
         raise NotFoundError("composed queries are off on this server: start it with LOOKALIKE_COMPOSE_ROOT set to "
                             "the folder whose labelled photo folders may be queried")
