@@ -201,18 +201,22 @@ function renderGrid(face) {
       more.className = "more secondary";
       more.textContent = "More photos of " + pretty(n.person) + " (" + (group.length - 1) + ")";
       more.setAttribute("aria-expanded", "false");
-      const list = document.createElement("ul");
+      const list = document.createElement("div");  // not a list item: #grid li are the people
       list.className = "others";
       list.hidden = true;
-      for (const o of group.slice(1)) {
-        const item = document.createElement("li");
-        item.dataset.rank = String(o.rank);
-        const cap = document.createElement("span");
-        cap.textContent = "#" + o.rank + " · " + Math.floor(o.similarity) + " % · " + o.distance.toFixed(3);
-        item.append(thumb(o, "other"), cap);
-        list.appendChild(item);
-      }
+      const fill = () => {  // built on first opening: a card holds one link until then
+        for (const o of group.slice(1)) {
+          const item = document.createElement("div");
+          item.className = "other-face";
+          item.dataset.rank = String(o.rank);
+          const cap = document.createElement("span");
+          cap.textContent = "#" + o.rank + " · " + Math.floor(o.similarity) + " % · distance " + o.distance.toFixed(3);
+          item.append(thumb(o, "other"), cap);
+          list.appendChild(item);
+        }
+      };
       more.addEventListener("click", () => {
+        if (!list.childElementCount) fill();
         list.hidden = !list.hidden;
         more.setAttribute("aria-expanded", String(!list.hidden));
       });
