@@ -44,7 +44,7 @@ async function choose(side, file) {
   if (!ticket.current()) return;
   s.photo = photo;
   draw("a"); draw("b");
-  if (!photo) { showError(errorEl, statusEl, "This file could not be read as a photo."); return; }
+  if (!photo) { s.file = null; showError(errorEl, statusEl, "This file could not be read as a photo."); return; }
   if (sides.a.file && sides.b.file) compare();
   else statusEl.textContent = "Now choose the " + (sides.a.file ? "second" : "first") + " photo.";
 }
