@@ -167,6 +167,8 @@ function thumb(n, cls) {
 function renderGrid(face) {
   grid.replaceChildren();
   matchesTitle.textContent = "Face " + face.number + " looks like";
+  $("matches-hint").textContent = "Same person at distance ≤ " + threshold.toFixed(3) +
+    " (50 %, the mark on each bar); farther is a look-alike.";
   const k = Number(kSelect.value);
   const groups = distinct.checked ? byPerson(face.neighbours).slice(0, k) : face.neighbours.slice(0, k).map((n) => [n]);
   const mine = crop(face);
@@ -194,7 +196,7 @@ function renderGrid(face) {
     const rank = document.createElement("span");
     rank.textContent = "#" + n.rank;
     meta.appendChild(rank);
-    li.append(pair, name, meta, similarityView(n.similarity, n.distance, threshold));
+    li.append(pair, name, meta, similarityView(n.similarity, n.distance, null));
     if (group.length > 1) {
       const more = document.createElement("button");
       more.type = "button";
