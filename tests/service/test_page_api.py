@@ -80,3 +80,12 @@ def test_docs_come_from_packaged_assets(client: TestClient) -> None:
     js = client.get("/docs-assets/swagger-ui-bundle.js")
     assert js.status_code == 200 and len(js.content) > 100_000
     assert client.get("/docs-assets/swagger-ui.css").status_code == 200
+
+
+def test_a_name_with_a_slash_has_its_faces(gallery_copy: Path, pipeline: FacePipeline, photos: dict[str, Path]) -> None:
+    with TestClient(create_app(gallery_copy, token="", pipeline=pipeline)) as c:
+        r = c.post("/api/gallery/faces", data={"person": "AC/DC"},
+                   files={"files": ("a.jpg", photos["obama_enrol"].read_bytes(), "image/jpeg")})
+        assert r.status_code == 201, r.text
+        faces = c.get("/api/gallery/people/AC%2FDC/faces").json()
+        assert faces["name"] == "AC/DC" and [f["face_id"] for f in faces["faces"]] == [r.json()["added"][0]["face_id"]]

@@ -52,7 +52,7 @@ async def preview(state: State, file: Annotated[UploadFile, File(description="th
                     headers={"X-Image-Width": str(w), "X-Image-Height": str(h), "Cache-Control": "no-store"})
 
 
-@router.get("/gallery/people/{name}/faces", response_model=PersonFacesOut, tags=["gallery"])
+@router.get("/gallery/people/{name:path}/faces", response_model=PersonFacesOut, tags=["gallery"])
 async def faces_of_person(
     state: State, name: Annotated[str, Path(max_length=MAX_NAME, description="the person's name")]
 ) -> dict[str, Any]:
