@@ -83,6 +83,7 @@ def test_lookalikes_one_card_per_person_beside_the_photo(
         assert page.locator("#matches").get_attribute("aria-busy") == "true"
         assert page.locator("#camera").is_disabled() and page.locator("#dl-json").is_disabled()
         assert page.locator("#faces button").first.is_disabled()
+        page.evaluate("window.scrollTo(0, 0)")
         page.screenshot(path=str(artifacts / "view-lookalikes-busy.png"))
         held.release()
         expect(page.locator("#result")).not_to_have_class("dims busy", timeout=60_000)
