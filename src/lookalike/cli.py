@@ -130,23 +130,44 @@ def ingest(
 @app.command()
 @user_errors
 def search(
-    photo: Annotated[Path, typer.Argument(help="Photo to search with (every detected face is searched).")],
+    photos: Annotated[list[Path], typer.Argument(
+        help="Photos and folders to search with (folders: every image inside, recursively; every detected "
+             "face of each photo is searched).")],
     k: Annotated[int, typer.Option("-k", "--k", min=1, max=1000, help="Neighbours per face.")] = 10,
     gallery: GalleryOpt = None,
     exclude_self: Annotated[bool, typer.Option(help="Skip gallery faces from this very photo file.")] = False,
     as_json: JsonOpt = False,
+    as_csv: Annotated[bool, typer.Option(
+        "--csv", help="Print CSV: one row per photo × face × match (a photo that fails: one row with the error).")] = False,
 ) -> None:
-    """Find the gallery faces most similar to each face in PHOTO."""
+    """Find the gallery faces most similar to each face in each PHOTO (files or folders).
+
+    With several photos a photo without a face (or unreadable) is reported and the others go on; the
+    exit status is 1 only when no photo could be searched."""
+    if as_json and as_csv:
+        raise LookalikeError("choose one of --json and --csv")
+    if len(photos) == 1 and photos[0].is_file() and not as_csv:
+        _search_one(photos[0], k, gallery, exclude_self, as_json)
+        return
+    _search_many(photos, k, gallery, exclude_self, as_json, as_csv)
+
+
+def _search_one(photo: Path, k: int, gallery: Path | None, exclude_self: bool, as_json: bool) -> None:
     from lookalike.api import search as api_search
 
     matches = api_search(photo.resolve(), k=k, gallery=_gallery_path(gallery), exclude_self=exclude_self)
     if as_json:
         print(json.dumps({"faces": [m.as_dict() for m in matches]}))
         return
+    _print_matches(matches)
+
+
+def _print_matches(matches: list[Any], photo: Path | None = None) -> None:
     for m in matches:
         n, b = m.number, m.box
-        table = Table(title=f"face {n} of {len(matches)} at ({b['left']}, {b['top']})–({b['right']}, {b['bottom']})",
-                      title_justify="left")
+        where = f"{photo}: " if photo is not None else ""
+        table = Table(title=f"{where}face {n} of {len(matches)} at ({b['left']}, {b['top']})–({b['right']}, "
+                            f"{b['bottom']})", title_justify="left")
         table.add_column("rank", justify="right")
         table.add_column("person")
         table.add_column("distance", justify="right")
@@ -155,6 +176,37 @@ def search(
         for nb in m.neighbours:
             table.add_row(str(nb.rank), nb.person or "—", f"{nb.distance:.3f}", f"{nb.similarity:.0f}%", nb.image)
         console.print(table)
+
+
+def _search_many(paths: list[Path], k: int, gallery: Path | None, exclude_self: bool, as_json: bool,
+                 as_csv: bool) -> None:
+    import csv
+
+    from lookalike.api import open_gallery
+    from lookalike.usecases.search_many import CSV_FIELDS, csv_rows, expand_photos, search_many
+
+    photos = expand_photos(paths)
+    searched = 0
+    writer = csv.DictWriter(sys.stdout, fieldnames=CSV_FIELDS, lineterminator="\n") if as_csv else None
+    if writer is not None:
+        writer.writeheader()
+    answers = []
+    with open_gallery(_gallery_path(gallery), create=False) as g:
+        for res in search_many(g, photos, k, exclude_self=exclude_self):
+            searched += res.error is None
+            if writer is not None:
+                writer.writerows(csv_rows(res))
+            elif as_json:
+                answers.append(res.as_dict())
+            elif res.error is not None:
+                err_console.print(f"[bold red]{res.photo}:[/] {res.error}")
+            else:
+                assert res.matches is not None
+                _print_matches(res.matches.faces, res.photo)
+    if as_json:
+        print(json.dumps({"photos": answers}))
+    if not searched:
+        raise typer.Exit(1)
 
 
 @app.command()

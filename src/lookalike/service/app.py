@@ -16,6 +16,7 @@ from pathlib import Path
 import anyio
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 
 from lookalike import __version__
 from lookalike.faces.pipeline import FacePipeline
@@ -25,7 +26,7 @@ from lookalike.service.client import IndexClient
 from lookalike.service.config import ServiceConfig, check_token, token_from_env
 from lookalike.service.origin import OriginGuardMiddleware
 from lookalike.service.remote import RemoteGallery
-from lookalike.service.routers import clusters, compose, gallery, pages, photos, status
+from lookalike.service.routers import browse, clusters, compose, gallery, pages, photos, status
 from lookalike.service.security import BodyLimitMiddleware, SecurityHeadersMiddleware
 from lookalike.service.state import ServiceState
 from lookalike.service.thumbnails import GalleryPictures
@@ -90,7 +91,8 @@ def create_app(
             g.client.close()
         g.close()
 
-    app = FastAPI(
+    app = FastAPIOffline(  # /docs and /redoc from the assets fastapi-offline ships: they work with no network
+        static_url="/docs-assets",
         title="lookalike",
         version=__version__,
         summary="Which celebrities does this face look like? Search, identify, verify, manage a gallery.",
@@ -101,8 +103,8 @@ def create_app(
     app.add_middleware(BodyLimitMiddleware, max_body=cfg.max_body)
     app.add_middleware(OriginGuardMiddleware, allowed_hosts=cfg.allowed_hosts)
     app.add_middleware(SecurityHeadersMiddleware)
-    for r in (pages.router, clusters.page_router, compose.page_router, photos.router, gallery.router, clusters.router,
-              compose.router, status.router):
+    for r in (pages.router, clusters.page_router, compose.page_router, photos.router, gallery.router, browse.router,
+              clusters.router, compose.router, status.router):
         app.include_router(r)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

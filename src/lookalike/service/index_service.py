@@ -27,6 +27,7 @@ from typing import Annotated, Any
 import numpy as np
 from fastapi import APIRouter, Depends, FastAPI, Header, Request, Response
 from fastapi.exceptions import RequestValidationError
+from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel, Field, ValidationError
 
 from lookalike.errors import ForbiddenRequestError, IndexMismatchError, LookalikeError
@@ -264,7 +265,8 @@ def create_index_app(
         yield
         own.close()
 
-    app = FastAPI(
+    app = FastAPIOffline(  # /docs from packaged assets, no CDN
+        static_url="/docs-assets",
         title="lookalike index service",
         version="1",
         summary="Vector search over a gallery's index.",

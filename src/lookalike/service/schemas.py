@@ -103,6 +103,20 @@ class PersonOut(BaseModel):
     name: str
     images: int
     faces: int
+    face_id: int | None = Field(None, description="one of the person's faces, for a thumbnail")
+
+
+class PersonFaceOut(BaseModel):
+    face_id: int
+    image: str
+    box: BoxOut
+    thumbnail_url: str
+    image_url: str
+
+
+class PersonFacesOut(BaseModel):
+    name: str
+    faces: list[PersonFaceOut]
 
 
 class PeopleOut(BaseModel):

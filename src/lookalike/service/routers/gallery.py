@@ -8,6 +8,7 @@ import anyio.to_thread
 from fastapi import APIRouter, Depends, File, Form, Header, Path, Query, Response, UploadFile
 
 from lookalike.errors import LookalikeError
+from lookalike.gallery.browse import cover_faces
 from lookalike.service.config import MAX_ENROL_FILES
 from lookalike.service.http_errors import NotFoundError
 from lookalike.service.schemas import EnrolOut, PeopleOut, RemovedOut
@@ -75,8 +76,9 @@ async def people(
     offset: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> dict[str, Any]:
-    """People in the gallery with their numbers of photos and faces, by name."""
+    """People in the gallery with their numbers of photos and faces and one face id (for a thumbnail), by name."""
     rows = await anyio.to_thread.run_sync(state.gallery.store.people)
+    covers = await anyio.to_thread.run_sync(cover_faces, state.gallery.store)
     if q:
         needle = q.casefold()
         rows = [r for r in rows if needle in r[0].casefold()]
@@ -84,7 +86,7 @@ async def people(
     return {
         "total": len(rows),
         "offset": offset,
-        "people": [{"name": n, "images": i, "faces": f} for n, i, f in page],
+        "people": [{"name": n, "images": i, "faces": f, "face_id": covers.get(n)} for n, i, f in page],
     }
 
 

@@ -1,249 +1,292 @@
-// lookalike page: choose, drop or snap a photo → POST /api/search → numbered boxes + look-alike grid.
-"use strict";
+// Look-alikes: choose, drop or snap a photo → POST /api/search → numbered boxes beside the look-alikes,
+// one card per person (best face first; the others behind "more photos of X"). Only the newest
+// request's answer is shown; an error clears the previous photo's result.
+import {
+  $, Latest, annotatedBlob, clearError, download, downloadJSON, drawPhoto, dropZone, faceCrop, loadPhoto,
+  pretty, request, setBusy, showError, similarityView, sizeProblem, stem,
+} from "./common.js";
 
-(function () {
-  const $ = (id) => document.getElementById(id);
-  const app = $("app");
-  const maxBytes = Number(app.dataset.maxBytes);
-  const drop = $("drop"), fileInput = $("file"), kSelect = $("k");
-  const statusEl = $("status"), errorEl = $("error");
-  const result = $("result"), canvas = $("photo"), facesEl = $("faces");
-  const matches = $("matches"), grid = $("grid"), matchesTitle = $("matches-title");
-  const webcam = $("webcam"), video = $("video");
-  const BOX = "#ffd400", SELECTED = "#ff3b6b";
+const main = $("main");
+const maxBytes = Number(main.dataset.maxBytes), maxK = Number(main.dataset.maxK);
+const threshold = Number(main.dataset.threshold);
+const drop = $("drop"), fileInput = $("file"), kSelect = $("k"), distinct = $("distinct");
+const statusEl = $("status"), errorEl = $("error");
+const result = $("result"), canvas = $("photo"), facesEl = $("faces");
+const matches = $("matches"), grid = $("grid"), matchesTitle = $("matches-title");
+const webcam = $("webcam"), video = $("video"), cameraBtn = $("camera");
+const dlPhoto = $("dl-photo"), dlJson = $("dl-json");
+/** how many neighbours to ask for per shown person, so that k distinct people are usually found */
+const PER_PERSON = 5;
 
-  let current = null;   // {answer, image}
-  let selected = 0;     // index into answer.faces
-  let lastFile = null;
-  let stream = null;
+const latest = new Latest();
+let current = null;   // {file, photo, answer, faces: Map number → face, crops: Map number → data URL}
+let selected = null;  // the selected face's number
+let lastFile = null;
+let stream = null;
 
-  function showError(message) {
-    errorEl.textContent = message;
-    errorEl.hidden = false;
-    statusEl.textContent = "";
-  }
-  function clearError() { errorEl.hidden = true; errorEl.textContent = ""; }
+function busy(on) {
+  setBusy(on, [result, matches], [cameraBtn, dlPhoto, dlJson, ...facesEl.querySelectorAll("button"),
+    ...grid.querySelectorAll("button")]);
+}
 
-  function pretty(name) { return name ? name.replace(/_/g, " ") : "(unnamed)"; }
+/** Forget the shown photo and its results (after an error, or before a new photo's answer). */
+function clearResult() {
+  current = null;
+  selected = null;
+  facesEl.replaceChildren();
+  grid.replaceChildren();
+  matches.hidden = true;
+  result.hidden = true;
+  canvas.dataset.boxes = "[]";
+  busy(false);
+}
 
-  async function errorMessage(resp) {
-    try {
-      const body = await resp.json();
-      if (body && body.error && body.error.message) {
-        const msg = body.error.message;
-        if (body.error.type === "NoFaceError") return "No face found in this photo. Try one where a face is clearly visible.";
-        if (body.error.type === "ImageTooLargeError") return "This file is too large: " + msg + ".";
-        if (body.error.type === "UnreadableImageError") return "This file could not be read as a photo: " + msg + ".";
-        return msg;
-      }
-    } catch (e) { /* not JSON */ }
-    return "The server answered " + resp.status + " " + resp.statusText + ".";
-  }
+function fail(message) {
+  clearResult();
+  showError(errorEl, statusEl, message);
+}
 
-  function loadImage(file) {
-    return new Promise((resolve) => {
-      const url = URL.createObjectURL(file);
-      const img = new Image();
-      img.onload = () => resolve(img);
-      img.onerror = () => { URL.revokeObjectURL(url); resolve(null); };
-      img.src = url;
-    });
-  }
+function fetchSize() { return Math.min(maxK, Number(kSelect.value) * (distinct.checked ? PER_PERSON : 1)); }
 
-  async function analyse(file) {
-    clearError();
-    lastFile = file;
-    matches.hidden = true;
-    result.hidden = true;
-    if (!file) return;
-    if (file.size > maxBytes) {
-      showError("This file is too large: it is " + (file.size / 1048576).toFixed(1) + " MB; the limit is " +
-                (maxBytes / 1048576).toFixed(0) + " MB.");
-      return;
+async function analyse(file) {
+  const ticket = latest.start();
+  clearError(errorEl);
+  lastFile = file;
+  if (!file) { clearResult(); return; }
+  const tooBig = sizeProblem(file, maxBytes);
+  if (tooBig) { latest.cancel(); fail(tooBig); return; }
+  busy(true);
+  statusEl.textContent = "Looking for faces…";
+  const form = new FormData();
+  form.append("file", file, file.name || "photo.jpg");
+  form.append("k", String(Math.max(Number(kSelect.value), fetchSize())));
+  form.append("face", "all");
+  const [answer, photo] = await Promise.all([
+    request("/api/search", { method: "POST", body: form }, ticket),
+    loadPhoto(file, ticket.signal),
+  ]);
+  if (!answer || !ticket.current()) return;  // a newer photo was chosen meanwhile
+  if (answer.error) {
+    fail(answer.error);
+    if (photo && answer.status === 422) {  // no face: show this photo (not the previous one), without boxes
+      current = { file, photo, answer: null, faces: new Map(), crops: new Map() };
+      drawPhoto(canvas, photo, [], null);
+      result.hidden = false;
+      dlJson.disabled = dlPhoto.disabled = true;
     }
-    statusEl.textContent = "Looking for faces…";
+    return;
+  }
+  const a = answer.data;
+  clearResult();
+  const shown = photo || { image: null, width: a.width, height: a.height };
+  current = { file, photo: { ...shown, width: a.width, height: a.height }, answer: a, faces: new Map(), crops: new Map() };
+  for (const f of a.faces) current.faces.set(f.number, f);
+  statusEl.textContent = (a.face_count === 1 ? "1 face found." : a.face_count + " faces found.") +
+    (a.faces.length < a.face_count ? " The " + a.faces.length + " largest are searched; choose another face to search it." : "") +
+    (photo && photo.preview ? " (Preview converted by the server.)" : "");
+  renderFaceButtons();
+  selectFace(a.faces[0].number);
+}
+
+function renderFaceButtons() {
+  facesEl.replaceChildren();
+  for (let n = 1; n <= current.answer.face_count; n++) {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.textContent = "Face " + n;
+    b.dataset.number = String(n);
+    b.setAttribute("aria-pressed", String(n === selected));
+    b.addEventListener("click", () => selectFace(n));
+    facesEl.appendChild(b);
+  }
+}
+
+function redraw() {
+  if (!current) return;
+  drawPhoto(canvas, current.photo, [...current.faces.values()], selected);
+  result.hidden = false;
+}
+
+/** Show face n's look-alikes, asking the server for that face alone when it was past the first answer's cap. */
+async function selectFace(n) {
+  if (!current || !current.answer) return;
+  selected = n;
+  facesEl.querySelectorAll("button").forEach((b) => b.setAttribute("aria-pressed", String(Number(b.dataset.number) === n)));
+  if (!current.faces.has(n)) {
+    const ticket = latest.start();
+    const shown = current;
+    busy(true);
+    statusEl.textContent = "Searching face " + n + "…";
     const form = new FormData();
-    form.append("file", file, file.name || "photo.jpg");
-    form.append("k", kSelect.value);
-    form.append("face", "all");
-    let resp;
-    try {
-      resp = await fetch("/api/search", { method: "POST", body: form });
-    } catch (e) {
-      showError("The server cannot be reached. Is lookalike still running?");
-      return;
+    form.append("file", shown.file, shown.file.name || "photo.jpg");
+    form.append("k", String(fetchSize()));
+    form.append("face", String(n));
+    const answer = await request("/api/search", { method: "POST", body: form }, ticket);
+    if (!answer || current !== shown) return;
+    busy(false);
+    if (answer.error) { showError(errorEl, statusEl, answer.error); return; }
+    for (const f of answer.data.faces) shown.faces.set(f.number, f);
+    statusEl.textContent = "Face " + n + " of " + shown.answer.face_count + ".";
+  }
+  redraw();
+  renderGrid(current.faces.get(n));
+}
+
+function crop(face) {
+  if (!current.crops.has(face.number)) current.crops.set(face.number, faceCrop(current.photo, face.box));
+  return current.crops.get(face.number);
+}
+
+/** Neighbours grouped by person, best first (a face without a person is its own group). */
+function byPerson(neighbours) {
+  const groups = new Map();
+  for (const n of neighbours) {
+    const key = n.person || "#" + n.face_id;
+    if (!groups.has(key)) groups.set(key, []);
+    groups.get(key).push(n);
+  }
+  return [...groups.values()];
+}
+
+function thumb(n, cls) {
+  const a = document.createElement("a");
+  a.href = n.image_url;
+  a.target = "_blank";
+  a.rel = "noopener";
+  a.className = cls;
+  a.title = "open the whole photo (" + n.image + ")";
+  const img = document.createElement("img");
+  img.src = n.thumbnail_url;
+  img.alt = pretty(n.person) + ", gallery photo " + n.image;
+  img.loading = "lazy";
+  img.width = 150; img.height = 150;
+  a.appendChild(img);
+  return a;
+}
+
+function renderGrid(face) {
+  grid.replaceChildren();
+  matchesTitle.textContent = "Face " + face.number + " looks like";
+  $("matches-hint").textContent = "Same person at distance ≤ " + threshold.toFixed(3) +
+    " (50 %, the mark on each bar); farther is a look-alike.";
+  const k = Number(kSelect.value);
+  const groups = distinct.checked ? byPerson(face.neighbours).slice(0, k) : face.neighbours.slice(0, k).map((n) => [n]);
+  const mine = crop(face);
+  for (const group of groups) {
+    const n = group[0];
+    const li = document.createElement("li");
+    li.className = "card";
+    li.dataset.person = n.person || "";
+    li.dataset.rank = String(n.rank);
+    const pair = document.createElement("div");
+    pair.className = "pair-imgs";
+    if (mine) {
+      const you = document.createElement("img");
+      you.src = mine;
+      you.alt = "your face " + face.number;
+      you.className = "you";
+      pair.appendChild(you);
     }
-    const image = await loadImage(file);
-    if (!resp.ok) {
-      const msg = await errorMessage(resp);
-      if (image && resp.status === 422) drawPhoto({ width: image.naturalWidth, height: image.naturalHeight, faces: [] }, image);
-      showError(msg);
-      return;
+    pair.appendChild(thumb(n, "match"));
+    const name = document.createElement("div");
+    name.className = "name";
+    name.textContent = pretty(n.person);
+    const meta = document.createElement("div");
+    meta.className = "meta";
+    const rank = document.createElement("span");
+    rank.textContent = "#" + n.rank;
+    meta.appendChild(rank);
+    li.append(pair, name, meta, similarityView(n.similarity, n.distance, null));
+    if (group.length > 1) {
+      const more = document.createElement("button");
+      more.type = "button";
+      more.className = "more secondary";
+      more.textContent = "More photos of " + pretty(n.person) + " (" + (group.length - 1) + ")";
+      more.setAttribute("aria-expanded", "false");
+      const list = document.createElement("div");  // not a list item: #grid li are the people
+      list.className = "others";
+      list.hidden = true;
+      const fill = () => {  // built on first opening: a card holds one link until then
+        for (const o of group.slice(1)) {
+          const item = document.createElement("div");
+          item.className = "other-face";
+          item.dataset.rank = String(o.rank);
+          const cap = document.createElement("span");
+          cap.textContent = "#" + o.rank + " · " + Math.floor(o.similarity) + " % · distance " + o.distance.toFixed(3);
+          item.append(thumb(o, "other"), cap);
+          list.appendChild(item);
+        }
+      };
+      more.addEventListener("click", () => {
+        if (!list.childElementCount) fill();
+        list.hidden = !list.hidden;
+        more.setAttribute("aria-expanded", String(!list.hidden));
+      });
+      li.append(more, list);
     }
-    const answer = await resp.json();
-    current = { answer, image };
-    statusEl.textContent = answer.face_count === 1 ? "1 face found." :
-      answer.face_count + " faces found" + (answer.faces.length < answer.face_count ? " (showing the " + answer.faces.length + " largest)." : ".");
-    selectFace(0);
+    grid.appendChild(li);
   }
+  matches.hidden = groups.length === 0;
+}
 
-  function drawPhoto(answer, image) {
-    const wrapWidth = $("canvas-wrap").clientWidth || answer.width;
-    const scale = Math.min(1, wrapWidth / answer.width);
-    const ratio = window.devicePixelRatio || 1;
-    const cw = Math.round(answer.width * scale), ch = Math.round(answer.height * scale);
-    canvas.width = Math.round(cw * ratio);
-    canvas.height = Math.round(ch * ratio);
-    canvas.style.width = cw + "px";
-    const ctx = canvas.getContext("2d");
-    ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
-    ctx.fillStyle = "#e5e8ef";
-    ctx.fillRect(0, 0, cw, ch);
-    if (image) ctx.drawImage(image, 0, 0, cw, ch);
-    const drawn = [];
-    answer.faces.forEach((face, i) => {
-      const b = face.box;
-      const x = b.left * scale, y = b.top * scale, w = (b.right - b.left) * scale, h = (b.bottom - b.top) * scale;
-      const colour = i === selected ? SELECTED : BOX;
-      ctx.lineWidth = Math.max(2, Math.round(Math.min(cw, ch) / 150));
-      ctx.strokeStyle = colour;
-      ctx.strokeRect(x, y, w, h);
-      const label = String(face.number);
-      const size = Math.max(14, Math.round(Math.min(w, 40) * 0.6));
-      ctx.font = "bold " + size + "px system-ui, sans-serif";
-      const tw = ctx.measureText(label).width + 8;
-      ctx.fillStyle = colour;
-      ctx.fillRect(x, Math.max(0, y - size - 6), tw, size + 6);
-      ctx.fillStyle = "#000";
-      ctx.fillText(label, x + 4, Math.max(size, y - 5));
-      drawn.push({ number: face.number, x, y, w, h, colour });
-    });
-    canvas.dataset.boxes = JSON.stringify(drawn);
-    canvas.dataset.scale = String(scale);
-    result.hidden = false;
+canvas.addEventListener("click", (ev) => {
+  if (!current) return;
+  const rect = canvas.getBoundingClientRect();
+  const px = ev.clientX - rect.left, py = ev.clientY - rect.top;
+  const boxes = JSON.parse(canvas.dataset.boxes || "[]");
+  let best = null, area = Infinity;  // the smallest box containing the click wins (a face inside another's box)
+  for (const b of boxes) {
+    if (px >= b.x && px <= b.x + b.w && py >= b.y && py <= b.y + b.h && b.w * b.h < area) { best = b.number; area = b.w * b.h; }
   }
+  if (best != null) selectFace(best);
+});
 
-  function renderFaceButtons(answer) {
-    facesEl.replaceChildren();
-    answer.faces.forEach((face, i) => {
-      const b = document.createElement("button");
-      b.type = "button";
-      b.textContent = "Face " + face.number;
-      b.setAttribute("aria-pressed", String(i === selected));
-      b.addEventListener("click", () => selectFace(i));
-      facesEl.appendChild(b);
-    });
+dlPhoto.addEventListener("click", async () => {
+  if (!current) return;
+  const blob = await annotatedBlob(current.photo, [...current.faces.values()], selected);
+  if (blob) download(blob, "lookalike-" + stem(current.file) + ".png");
+});
+dlJson.addEventListener("click", () => {
+  if (!current || !current.answer) return;
+  downloadJSON({ ...current.answer, faces: [...current.faces.values()] }, "lookalike-" + stem(current.file) + ".json");
+});
+
+dropZone(drop, fileInput, analyse);
+kSelect.addEventListener("change", () => { if (lastFile) analyse(lastFile); });
+distinct.addEventListener("change", () => { if (lastFile) analyse(lastFile); });
+window.addEventListener("resize", () => { if (current) redraw(); });
+
+// webcam snapshot
+function stopCamera() {
+  if (stream) stream.getTracks().forEach((t) => t.stop());
+  stream = null;
+  video.srcObject = null;
+  webcam.hidden = true;
+}
+cameraBtn.addEventListener("click", async () => {
+  clearError(errorEl);
+  if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
+    showError(errorEl, statusEl, "No camera is available here (browsers allow the camera only on https:// or localhost pages).");
+    return;
   }
-
-  function renderGrid(face) {
-    grid.replaceChildren();
-    matchesTitle.textContent = "Face " + face.number + " looks like";
-    for (const n of face.neighbours) {
-      const li = document.createElement("li");
-      li.className = "card";
-      li.dataset.person = n.person || "";
-      li.dataset.rank = String(n.rank);
-      const a = document.createElement("a");
-      a.href = n.image_url;
-      a.target = "_blank";
-      a.rel = "noopener";
-      a.title = "open the whole photo (" + n.image + ")";
-      const img = document.createElement("img");
-      img.src = n.thumbnail_url;
-      img.alt = pretty(n.person);
-      img.loading = "lazy";
-      img.width = 150; img.height = 150;
-      const name = document.createElement("div");
-      name.className = "name";
-      name.textContent = pretty(n.person);
-      const meta = document.createElement("div");
-      meta.className = "meta";
-      const rank = document.createElement("span");
-      rank.textContent = "#" + n.rank;
-      const pct = document.createElement("span");
-      pct.className = "pct";
-      pct.textContent = n.similarity.toFixed(0) + " %";
-      pct.title = "distance " + n.distance.toFixed(3);
-      meta.append(rank, pct);
-      a.append(img, name, meta);
-      li.appendChild(a);
-      grid.appendChild(li);
-    }
-    matches.hidden = face.neighbours.length === 0;
+  try {
+    stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: "user" }, audio: false });
+  } catch (e) {
+    showError(errorEl, statusEl, "The camera could not be started: " + (e && e.message ? e.message : e) + ".");
+    return;
   }
-
-  function selectFace(i) {
-    if (!current) return;
-    selected = i;
-    drawPhoto(current.answer, current.image);
-    renderFaceButtons(current.answer);
-    if (current.answer.faces[i]) renderGrid(current.answer.faces[i]);
-  }
-
-  canvas.addEventListener("click", (ev) => {
-    if (!current) return;
-    const rect = canvas.getBoundingClientRect();
-    const px = (ev.clientX - rect.left) * (canvas.clientWidth ? parseFloat(canvas.style.width) / canvas.clientWidth : 1);
-    const py = (ev.clientY - rect.top) * (canvas.clientWidth ? parseFloat(canvas.style.width) / canvas.clientWidth : 1);
-    const boxes = JSON.parse(canvas.dataset.boxes || "[]");
-    // smallest box containing the click wins (a face inside another's box)
-    let best = -1, area = Infinity;
-    boxes.forEach((b, i) => {
-      if (px >= b.x && px <= b.x + b.w && py >= b.y && py <= b.y + b.h && b.w * b.h < area) { best = i; area = b.w * b.h; }
-    });
-    if (best >= 0) selectFace(best);
-  });
-
-  // file picker and drag-and-drop
-  fileInput.addEventListener("change", () => analyse(fileInput.files[0]));
-  ["dragenter", "dragover"].forEach((t) => drop.addEventListener(t, (ev) => {
-    ev.preventDefault(); drop.classList.add("over");
-  }));
-  ["dragleave", "drop"].forEach((t) => drop.addEventListener(t, (ev) => {
-    ev.preventDefault(); drop.classList.remove("over");
-  }));
-  drop.addEventListener("drop", (ev) => {
-    const f = ev.dataTransfer && ev.dataTransfer.files && ev.dataTransfer.files[0];
-    if (f) analyse(f);
-  });
-  drop.addEventListener("keydown", (ev) => {
-    if (ev.key === "Enter" || ev.key === " ") { ev.preventDefault(); fileInput.click(); }
-  });
-  kSelect.addEventListener("change", () => { if (lastFile) analyse(lastFile); });
-  window.addEventListener("resize", () => { if (current) drawPhoto(current.answer, current.image); });
-
-  // webcam snapshot
-  function stopCamera() {
-    if (stream) stream.getTracks().forEach((t) => t.stop());
-    stream = null;
-    video.srcObject = null;
-    webcam.hidden = true;
-  }
-  $("camera").addEventListener("click", async () => {
-    clearError();
-    if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
-      showError("No camera is available here (browsers allow the camera only on https:// or localhost pages).");
-      return;
-    }
-    try {
-      stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: "user" }, audio: false });
-    } catch (e) {
-      showError("The camera could not be started: " + (e && e.message ? e.message : e) + ".");
-      return;
-    }
-    video.srcObject = stream;
-    webcam.hidden = false;
-  });
-  $("cancel-camera").addEventListener("click", stopCamera);
-  $("snap").addEventListener("click", () => {
-    if (!stream || !video.videoWidth) return;
-    const c = document.createElement("canvas");
-    c.width = video.videoWidth;
-    c.height = video.videoHeight;
-    c.getContext("2d").drawImage(video, 0, 0);
-    stopCamera();
-    c.toBlob((blob) => {
-      if (blob) analyse(new File([blob], "webcam.jpg", { type: "image/jpeg" }));
-    }, "image/jpeg", 0.92);
-  });
-})();
+  video.srcObject = stream;
+  webcam.hidden = false;
+});
+$("cancel-camera").addEventListener("click", stopCamera);
+$("snap").addEventListener("click", () => {
+  if (!stream || !video.videoWidth) return;
+  const c = document.createElement("canvas");
+  c.width = video.videoWidth;
+  c.height = video.videoHeight;
+  c.getContext("2d").drawImage(video, 0, 0);
+  stopCamera();
+  c.toBlob((blob) => {
+    if (blob) analyse(new File([blob], "webcam.jpg", { type: "image/jpeg" }));
+  }, "image/jpeg", 0.92);
+});
