@@ -91,6 +91,10 @@ class TargetRanks:
         r = np.asarray(self.ranks[w], np.float64)
         return float((1.0 / r).mean()) if len(r) else 0.0
 
+    def best(self) -> float:
+        """The weight with the most top-1 hits, then the best mean reciprocal rank, then the smallest."""
+        return max(self.ranks, key=lambda w: (self.top(w, 1), self.mrr(w), -w))
+
     def extend(self, other: TargetRanks) -> None:
         self.targets += other.targets
         for w, r in other.ranks.items():
@@ -149,7 +153,7 @@ def choose_weight(identity: np.ndarray, features: np.ndarray, people: np.ndarray
     if not ranks.targets:
         raise LookalikeError("too few people to choose the attribute weight (need people with two or more "
                              "values of the attribute)")
-    best = max(ranks.ranks, key=lambda w: (ranks.top(w, 1), ranks.mrr(w), -w))
+    best = ranks.best()
     return best, ranks
 
 

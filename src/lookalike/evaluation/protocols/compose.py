@@ -100,7 +100,7 @@ def in_sample(d: ComposeData, fit: Fit, rule: str = "median", grid: Sequence[flo
     protos = {v: prototype(attr[d.values == v], rule) for v in set(d.values.tolist())}
     ranks = target_ranks(d.identity, attr, d.people, d.values, protos, sorted(set(d.people.tolist())), grid, rule,
                          leave_target_out=False)
-    best = max(ranks.ranks, key=lambda w: (ranks.top(w, 1), ranks.mrr(w), -w))
+    best = ranks.best()
     return ranks, best
 
 

@@ -44,10 +44,8 @@ def activation_features(chips: np.ndarray, taps: tuple[tuple[int, int], ...] = D
                         batch: int = 32) -> np.ndarray:
     """``(n, d)`` float32: each tap's activation average-pooled to a ``g×g`` grid, flattened, concatenated."""
     import torch
-    import torch.nn.functional as F
 
     net = _network()
-    last = max(s for s, _ in taps)
     want = dict(taps)
     n = len(chips)
     if n == 0:
@@ -56,20 +54,22 @@ def activation_features(chips: np.ndarray, taps: tuple[tuple[int, int], ...] = D
     with torch.no_grad():
         for s in range(0, n, batch):
             x = net.input(torch.from_numpy(np.ascontiguousarray(chips[s: s + batch], dtype=np.uint8)))  # type: ignore[attr-defined]
-            tags: dict[int, torch.Tensor] = {}
-            parts = []
-            for i, ((kind, tag), step) in enumerate(zip(net.kinds, net.steps)):  # type: ignore[attr-defined]
-                if kind == "op":
-                    x = step(x)
-                elif kind == "tag":
-                    tags[tag] = x
-                elif kind == "skip":
-                    x = tags[tag]
-                else:
-                    x = step(x, tags[tag])
-                if i in want:
-                    parts.append(F.adaptive_avg_pool2d(x, want[i]).flatten(1))
-                if i == last:
-                    break
-            out.append(torch.cat(parts, dim=1).numpy())
+            out.append(_pooled_taps(net, x, want).numpy())
     return np.concatenate(out).astype(np.float32)
+
+
+def _pooled_taps(net: object, x: object, want: dict[int, int]) -> object:
+    """One batch through the network up to its last tap; each tap average-pooled, flattened, concatenated."""
+    import torch
+    import torch.nn.functional as F
+
+    from lookalike.faces.models.dlib_resnet.torch_net import run_steps
+
+    parts: list[torch.Tensor] = []
+
+    def tap(i: int, t: torch.Tensor) -> None:
+        if i in want:
+            parts.append(F.adaptive_avg_pool2d(t, want[i]).flatten(1))
+
+    run_steps(net.kinds, net.steps, x, visit=tap, stop=max(want))  # type: ignore[attr-defined]
+    return torch.cat(parts, dim=1)

@@ -18,6 +18,8 @@ Semantics copied from dlib (``dlib/dnn/layers.h``, ``dlib/cuda/cpu_dlib.cpp``):
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -127,11 +129,13 @@ class DlibResNet(nn.Module):
         return run_steps(self.kinds, self.steps, x)
 
 
-def run_steps(kinds: list, steps: nn.ModuleList | list, x: torch.Tensor) -> torch.Tensor:
+def run_steps(kinds: list, steps: nn.ModuleList | list, x: torch.Tensor,
+              visit: Callable[[int, torch.Tensor], None] | None = None, stop: int | None = None) -> torch.Tensor:
     """Run a ported dlib network's steps: an op, a tag (remember the tensor), a skip (recall one), or an
-    ``add_prev`` (add a remembered tensor). Tags must be defined inside the steps given."""
+    ``add_prev`` (add a remembered tensor). Tags must be defined inside the steps given. ``visit(i, x)``
+    sees the tensor after step ``i``; ``stop`` ends the run after that step (intermediate activations)."""
     tags: dict[int, torch.Tensor] = {}
-    for (kind, tag), step in zip(kinds, steps):
+    for i, ((kind, tag), step) in enumerate(zip(kinds, steps)):
         if kind == "op":
             x = step(x)
         elif kind == "tag":
@@ -140,6 +144,10 @@ def run_steps(kinds: list, steps: nn.ModuleList | list, x: torch.Tensor) -> torc
             x = tags[tag]
         else:
             x = step(x, tags[tag])
+        if visit is not None:
+            visit(i, x)
+        if i == stop:
+            break
     return x
 
 
