@@ -91,6 +91,6 @@ def people(n: int, model: FaceModel, law: SizeLaw, seed: int = 0) -> tuple[np.nd
 def describe(vectors: np.ndarray, labels: np.ndarray) -> dict[str, float | int]:
     """Sizes and distance statistics of a labelled set, to compare a synthetic set with a real one."""
     counts = np.unique(labels, return_counts=True)[1]
-    return {"faces": int(len(labels)), "people": int(len(counts)), "people_with_one_photo": int((counts == 1).sum()),
+    return {"faces": len(labels), "people": len(counts), "people_with_one_photo": int((counts == 1).sum()),
             "faces_alone": float((counts == 1).sum() / len(labels)), "largest": int(counts.max()),
             "median_size": float(np.median(counts)), **distance_stats(vectors, labels)}
