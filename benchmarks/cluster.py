@@ -269,7 +269,7 @@ def plot(data: dict[str, Any]) -> list[Path]:
     plots = ROOT / "benchmarks" / "plots"
     plots.mkdir(parents=True, exist_ok=True)
     if data.get("lfw"):
-        fig, ax = plt.subplots(figsize=(7, 5))
+        fig, ax = plt.subplots(figsize=(11, 5))
         for i, r in enumerate(data["lfw"]["methods"]):
             star = r["method"].startswith("★")
             ax.scatter(100 * r["pairwise_f"], 100 * r["bcubed_f"], s=90 if star else 40,
@@ -281,7 +281,7 @@ def plot(data: dict[str, Any]) -> list[Path]:
         ax.set_xlabel("pairwise F (%)")
         ax.set_ylabel("BCubed F (%)")
         ax.set_title(f"All of LFW ({data['lfw']['photos']:,} photos), labels hidden; dashed: the targets")
-        ax.legend(fontsize=6, loc="lower left")
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))
         fig.tight_layout()
         path = plots / "cluster-lfw.png"
         fig.savefig(path, dpi=110)
@@ -293,7 +293,7 @@ def plot(data: dict[str, Any]) -> list[Path]:
         if k.startswith("profile-"):
             runs += [(f"{v['faces']:,}, {r['graph'].split(' (')[0]}", r["steps"], r["machine"]) for r in v["rows"]]
     if runs:
-        fig, ax = plt.subplots(figsize=(8, 0.7 * len(runs) + 1.5))
+        fig, ax = plt.subplots(figsize=(9, 0.7 * len(runs) + 2.2))
         keys = ["build", "query", "graph", "pass1", "pass2", "refine"]
         for y, (name, steps, _) in enumerate(runs):
             left = 0.0
@@ -308,7 +308,7 @@ def plot(data: dict[str, Any]) -> list[Path]:
         ax.set_xlabel("seconds on 2 cores (dashed: 10 minutes)")
         handles, labels = ax.get_legend_handles_labels()
         uniq = dict(zip(labels, handles))
-        ax.legend(uniq.values(), uniq.keys(), fontsize=7, loc="lower right")
+        ax.legend(uniq.values(), uniq.keys(), fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.35), ncol=6)
         ax.set_title("Clustering synthetic faces: time per step")
         fig.tight_layout()
         path = plots / "cluster-synthetic.png"
