@@ -93,7 +93,8 @@ def calibrate() -> dict[str, Any]:
     out = {"sets": first["sets"], "same_pairs": first["same_pairs"], "different_pairs": first["different_pairs"],
            "far": {k: v["threshold"] for k, v in cal.items()},
            "true_accept_rate": {k: v["true_accept_rate"] for k, v in cal.items()},
-           "scale": first["scale"], "balanced_threshold": first["balanced_threshold"]}
+           "scale": first["scale"], "balanced_threshold": first["balanced_threshold"],
+           "vectors": protocol.describe_vectors()}
     p = calibrated_params(out)
     code = (REFERENCE.far_1e4, REFERENCE.far_1e3, REFERENCE.far_1e2)
     print(f"reference sets {list(out['sets'])}: FAR 1e-4 / 1e-3 / 1e-2 at distance "
@@ -360,7 +361,8 @@ def write_report(data: dict[str, Any], out: Path | None) -> str:
         sets = ", ".join(f"{k} ({v['photos']} photos, {v['people']} people)" for k, v in cal["sets"].items())
         lines += ["## The one setting, chosen without LFW's labels", "",
                   (f"All three distances are false-accept points measured on every pair of other labelled sets — {sets}: "
-                  f"{cal['same_pairs']:,} same-person and {cal['different_pairs']:,} different-person pairs."), "",
+                  f"{cal['same_pairs']:,} same-person and {cal['different_pairs']:,} different-person pairs; vectors: "
+                  f"{cal.get('vectors', 'not recorded')}."), "",
                   "| role | false-accept rate | distance | same-person pairs accepted |", "|---|---|---|---|"]
         for role, key in (("strict", "0.0001"), ("threshold", "0.001"), ("loose (and pruning)", "0.01")):
             lines.append(f"| {role} | {float(key):g} | {cal['far'][key]:.3f} | {_pct(cal['true_accept_rate'][key])} % |")

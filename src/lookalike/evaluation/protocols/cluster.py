@@ -47,7 +47,9 @@ def describe_vectors(pipeline: Any = None) -> str:
     from lookalike.faces.pipeline import FacePipeline
 
     pipe = pipeline or FacePipeline()
-    return f"{pipe.card.name} [{pipe.spec.describe()}]"
+    sp = pipe.spec
+    return (f"{pipe.card.name} [{sp.describe()} spec {sp.key}: {sp.detector} detector, {sp.fallback} fallback, "
+            f"padding {sp.padding}, mirror averaging {'on' if sp.mirror else 'off'}]")
 
 
 def lfw_collection(root: str | Path | None = None) -> tuple[list[Path], np.ndarray]:
