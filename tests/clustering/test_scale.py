@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 
 from lookalike.clustering import ClusterParams, cluster, score
-from lookalike.clustering.graph import GRAPH_M, knn_graph
+from lookalike.clustering.graph import GRAPH_M, KnnGraph, build_index, knn_graph
+from lookalike.clustering.incremental import extend, new_neighbours
 from lookalike.clustering.refine import prototypes, sum_by_label
-from lookalike.evaluation.synthetic import FaceModel, distance_stats
+from lookalike.evaluation.synthetic import FaceModel, distance_stats, face_like
 from lookalike.evaluation.synthetic_people import SizeLaw, describe, fit_exponent, people
 
 
@@ -80,3 +81,22 @@ def test_distance_stats_of_people_match_face_like() -> None:
     got = distance_stats(x, lab, pairs=5000)
     assert got["same_mean"] == pytest.approx(ref["same_mean"], abs=0.03)
     assert got["diff_mean"] == pytest.approx(ref["diff_mean"], abs=0.03)
+
+
+def test_new_neighbours_keeps_the_new_faces_in_order() -> None:
+    g = KnnGraph(np.array([[5, 2, 7, -1]]), np.array([[0.1, 0.2, 0.3, np.inf]], dtype=np.float32))
+    out = new_neighbours(g, np.array([7, 5]))
+    assert out.ids.tolist() == [[1, 0, -1, -1]]
+    assert out.dist[0, :2].tolist() == pytest.approx([0.1, 0.3]) and np.isinf(out.dist[0, 2:]).all()
+
+
+def test_incremental_with_the_new_faces_already_indexed() -> None:
+    """As in a gallery, whose index holds the new faces: one search per new face, scores as a full run."""
+    x, lab = face_like(3000, 300, seed=3)
+    p = ClusterParams()
+    old = cluster(x[:2700], p)
+    labels, _ = extend(old, x[2700:], build_index(x), p, indexed=True)
+    assert (labels[:2700] == old.labels).all()
+    full = score(cluster(x, p).labels, lab)
+    inc = score(labels, lab)
+    assert inc.pairwise_f > full.pairwise_f - 0.01 and inc.bcubed_f > full.bcubed_f - 0.01
