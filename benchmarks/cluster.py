@@ -392,8 +392,10 @@ def write_report(data: dict[str, Any], out: Path | None) -> str:
                   ("A seeded random 90 % is clustered; the other 10 % are clustered among themselves with the same "
                   "recipe and each new group joins the existing cluster it links to most strongly (same edge rule), "
                   "or stays new. Existing faces never move, so names and manual edits stay. Compared with a full "
-                  "re-cluster of all photos in the same order. The HNSW index of the first 90 % exists already "
-                  f"(a gallery keeps it); its build is not counted. Load average {_loads(inc['machine'])}."), "",
+                  "re-cluster of all photos in the same order. As in a gallery, whose HNSW index holds every face it "
+                  "ingested, the index holds the new faces too (its build is ingesting, not counted): one search per "
+                  "new face gives its neighbours among the old and the new faces. Load average "
+                  f"{_loads(inc['machine'])}."), "",
                   "| seed | added | incremental s | full s | time ratio | pairwise F inc. / full | BCubed F inc. / full |",
                   "|---|---|---|---|---|---|---|"]
         for r in runs:
