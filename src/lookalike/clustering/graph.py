@@ -14,10 +14,9 @@ from lookalike.index import Index, create_index
 
 #: beam width of the graph's queries (raised to k + 1 when smaller); 64 and 128 cluster LFW alike
 DEFAULT_EF = 64
-#: the graph's own HNSW build: a throw-away index queried once per face with a beam of k + 1 ≥ 61, so a
-#: sparser (M 8) and cheaper-to-build (beam 32) index than a gallery's does as well — on 100,000
-#: synthetic faces it builds 2.5× faster and queries 1.5× faster for the same clustering scores
-#: (benchmarks/cluster.py --profile)
+#: the graph's own HNSW build: a throw-away index, queried once per face with a beam of k + 1 ≥ 61, can
+#: be sparser (M 8) and cheaper to build (beam 32) than a gallery's; what that saves and what it costs in
+#: clustering scores: ``python benchmarks/cluster.py --profile 100000`` (docs/clustering.md)
 GRAPH_M = 8
 GRAPH_EF_CONSTRUCTION = 32
 
