@@ -51,15 +51,17 @@ def scale_outside(graph: KnnGraph, labels: np.ndarray, rank: int) -> np.ndarray:
 
 
 def select(graph: KnnGraph, threshold: float, strict: float | None = None, loose: float | None = None,
-           scale: np.ndarray | None = None, median: float | None = None) -> Edges:
+           scale: np.ndarray | None = None, median: float | None = None,
+           pairs: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> Edges:
     """Edges by the plain rule (``strict``/``loose`` None) or by local scaling (``scale`` per face,
-    default :func:`local_scale`, and its ``median``)."""
+    default :func:`local_scale`, and its ``median``). ``pairs``: ``edges_under(graph, max(loose, strict))``
+    when the caller has it already (a second pass over the same graph)."""
     if strict is None or loose is None:
         i, j, d = edges_under(graph, threshold)
         return Edges(i, j, d.astype(np.float64), d.astype(np.float64))
     s = local_scale(graph) if scale is None else scale
     m = float(np.median(s)) if median is None else median
-    i, j, d = edges_under(graph, max(loose, strict))
+    i, j, d = pairs if pairs is not None else edges_under(graph, max(loose, strict))
     d = d.astype(np.float64)
     dn = d * m / np.sqrt(s[i] * s[j])
     keep = (d < strict) | ((d < loose) & (dn < threshold))

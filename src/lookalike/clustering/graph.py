@@ -12,8 +12,13 @@ import numpy as np
 
 from lookalike.index import Index, create_index
 
-#: beam width of the graph build and queries (raised to k + 1 when smaller); 64 and 128 cluster LFW alike
+#: beam width of the graph's queries (raised to k + 1 when smaller); 64 and 128 cluster LFW alike
 DEFAULT_EF = 64
+#: the graph's own HNSW build: a throw-away index, queried once per face with a beam of k + 1 ≥ 61, can
+#: be sparser (M 8) and cheaper to build (beam 32) than a gallery's; what that saves and what it costs in
+#: clustering scores: ``python benchmarks/cluster.py --profile 100000`` (docs/clustering.md)
+GRAPH_M = 8
+GRAPH_EF_CONSTRUCTION = 32
 
 
 @dataclass(frozen=True)
@@ -33,7 +38,8 @@ class KnnGraph:
 
 
 def build_index(vectors: np.ndarray, index: str = "hnsw", ef: int = DEFAULT_EF, **params: object) -> Index:
-    """An index of ``vectors`` whose ids are their positions."""
+    """An index of ``vectors`` whose ids are their positions (HNSW: the index parameters of a gallery,
+    ``ef_construction = ef``, unless ``params`` say otherwise)."""
     vecs = np.ascontiguousarray(vectors, dtype=np.float32)
     if index == "hnsw":
         params = {"ef_construction": ef, "ef": ef, **params}
@@ -42,13 +48,16 @@ def build_index(vectors: np.ndarray, index: str = "hnsw", ef: int = DEFAULT_EF, 
     return ix
 
 
-def knn_graph(vectors: np.ndarray, k: int, index: str = "hnsw", ef: int = DEFAULT_EF) -> KnnGraph:
-    """Each vector's ``k`` nearest other vectors."""
+def knn_graph(vectors: np.ndarray, k: int, index: str = "hnsw", ef: int = DEFAULT_EF,
+              M: int = GRAPH_M, ef_construction: int = GRAPH_EF_CONSTRUCTION) -> KnnGraph:
+    """Each vector's ``k`` nearest other vectors (HNSW: built with ``M`` and ``ef_construction``,
+    searched with all threads in one batch at beam ``max(ef, k + 1)``)."""
     vecs = np.ascontiguousarray(vectors, dtype=np.float32)
     n = len(vecs)
     if n == 0:
         return KnnGraph(np.empty((0, k), np.int64), np.empty((0, k), np.float32))
-    ix = build_index(vecs, index, ef)
+    extra: dict[str, object] = {"M": M, "ef_construction": ef_construction} if index == "hnsw" else {}
+    ix = build_index(vecs, index, ef, **extra)
     return query_graph(ix, vecs, k, self_ids=np.arange(n, dtype=np.int64))
 
 

@@ -7,12 +7,21 @@ import numpy as np
 from lookalike.clustering.algorithms import relabel
 
 
+def sum_by_label(x: np.ndarray, labels: np.ndarray, c: int) -> np.ndarray:
+    """``(c, dim)`` float64 sums of the rows of ``x`` per label ``0..c-1`` — one sparse product
+    (``np.add.at`` takes seconds on a million rows)."""
+    from scipy.sparse import csr_matrix
+
+    n = len(labels)
+    onehot = csr_matrix((np.ones(n), (np.asarray(labels, dtype=np.int64), np.arange(n))), shape=(c, n))
+    return np.asarray(onehot @ np.asarray(x, dtype=np.float64))
+
+
 def prototypes(vectors: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Mean vector and size of each cluster ``0..max(labels)``."""
     c = int(labels.max()) + 1 if len(labels) else 0
     sizes = np.bincount(labels, minlength=c)
-    sums = np.zeros((c, vectors.shape[1]), dtype=np.float64)
-    np.add.at(sums, labels, vectors)
+    sums = sum_by_label(vectors, labels, c)
     return (sums / np.maximum(sizes, 1)[:, None]).astype(np.float32), sizes
 
 
@@ -112,8 +121,7 @@ def rms_spread(vectors: np.ndarray, labels: np.ndarray) -> np.ndarray:
     x = np.asarray(vectors, dtype=np.float64)
     c = int(labels.max()) + 1 if len(labels) else 0
     n = np.bincount(labels, minlength=c).astype(np.float64)
-    total = np.zeros((c, x.shape[1]))
-    np.add.at(total, labels, x)
+    total = sum_by_label(x, labels, c)
     sq = np.bincount(labels, weights=(x * x).sum(1), minlength=c)
     # mean over ordered pairs i != j of ||xi - xj||² = (2 n Σ||x||² - 2 ||Σx||²) / (n (n - 1))
     pair = (2 * n * sq - 2 * (total * total).sum(1)) / np.maximum(n * (n - 1), 1)
@@ -126,7 +134,6 @@ def _cluster_sums(vectors: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, 
     lab = relabel(labels)
     c = int(lab.max()) + 1 if len(lab) else 0
     count = np.bincount(lab, minlength=c).astype(np.float64)
-    total = np.zeros((c, x.shape[1]))
-    np.add.at(total, lab, x)
+    total = sum_by_label(x, lab, c)
     sq = np.bincount(lab, weights=(x * x).sum(1), minlength=c)
     return x, lab, count, total, sq

@@ -74,7 +74,7 @@ def cluster_faces(gallery: Gallery, params: ClusterParams | None = None, full: b
         cluster_of[f] = c
     for f, s in cs.scales().items():
         scale_of[f] = s
-    labels, scales, _ = assign(vecs[new], gallery.index, cluster_of, scale_of, median, params)
+    labels, scales, _ = assign(vecs[new], gallery.index, cluster_of, scale_of, median, params, ids[new])
     new_ids = ids[new]
     scale_by_face = dict(zip(new_ids.tolist(), scales.tolist()))
     joined = labels >= 0

@@ -9,7 +9,9 @@
   cluster of one (the literature's convention); clusters against LFW's 5,749 people; wall time from
   stored vectors (graph + clustering + refinement).
 * Incremental: cluster a seeded 90 % of the photos, then add the other 10 % with
-  :func:`lookalike.clustering.incremental.extend`; time and scores against a full re-cluster.
+  :func:`lookalike.clustering.incremental.extend` — as a gallery does: its index already holds the
+  new faces (ingesting put them there), so one search per new face finds its old and new neighbours;
+  time and scores against a full re-cluster.
 """
 
 from __future__ import annotations
@@ -47,7 +49,9 @@ def describe_vectors(pipeline: Any = None) -> str:
     from lookalike.faces.pipeline import FacePipeline
 
     pipe = pipeline or FacePipeline()
-    return f"{pipe.card.name} [{pipe.spec.describe()}]"
+    sp = pipe.spec
+    return (f"{pipe.card.name} [{sp.describe()} spec {sp.key}: {sp.detector} detector, {sp.fallback} fallback, "
+            f"padding {sp.padding}, mirror averaging {'on' if sp.mirror else 'off'}]")
 
 
 def lfw_collection(root: str | Path | None = None) -> tuple[list[Path], np.ndarray]:
@@ -113,11 +117,13 @@ def incremental(vectors: np.ndarray, labels: np.ndarray, params: ClusterParams, 
     cut = round(len(vectors) * (1 - fraction))
     old, new = order[:cut], order[cut:]
     base = cluster(vectors[old], params)
-    index = build_index(vectors[old])  # the gallery keeps this index; building it is not the increment
+    # a gallery's index holds every face it ingested, the new ones too (ids: old 0..cut-1, new after);
+    # building it is ingesting, not the increment
+    index = build_index(vectors[order])
     times, lab = [], None
     for _ in range(repeat):
         t0 = time.perf_counter()
-        lab, _ = extend(base, vectors[new], index, params)
+        lab, _ = extend(base, vectors[new], index, params, indexed=True)
         times.append(time.perf_counter() - t0)
     full_times = []
     for _ in range(repeat):
