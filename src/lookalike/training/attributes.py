@@ -113,6 +113,10 @@ def fit_attribute_model(features: np.ndarray, values: Sequence[str], config: Att
     """Fit the attribute embedding on feature rows labelled with attribute values (≥ 2 values, each ≥ 2 photos)."""
     try:
         import torch
+
+        from lookalike.training.pml import load_pml
+
+        load_pml()
         from pytorch_metric_learning import losses, miners
     except ImportError as e:
         raise MissingDependencyError(e.name or "pytorch-metric-learning", "train", "composed queries") from None

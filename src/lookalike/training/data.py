@@ -30,6 +30,7 @@ import numpy as np
 
 from lookalike.errors import LookalikeError, TrainingDataError
 from lookalike.faces.spec import PipelineSpec
+from lookalike.training.pml import load_pml
 
 Spec = PipelineSpec
 
@@ -157,6 +158,7 @@ def check_pk(labels: np.ndarray, p: int, k: int) -> None:
 
 @contextmanager
 def _seeded_numpy(seed: int) -> Iterator[None]:
+    load_pml()
     from pytorch_metric_learning.utils import common_functions as c_f
 
     old = c_f.NUMPY_RANDOM
@@ -173,6 +175,7 @@ def pk_batches(labels: np.ndarray, p: int, k: int, batches: int, seed: int, epoc
     Only identities with ≥ 2 photos are drawn; one with fewer than ``k`` photos repeats some
     (MPerClassSampler samples with replacement then). Deterministic in ``(seed, epoch)``.
     """
+    load_pml()
     from pytorch_metric_learning.samplers import MPerClassSampler
 
     check_pk(labels, p, k)

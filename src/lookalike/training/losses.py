@@ -35,6 +35,7 @@ import torch
 from torch import nn
 
 from lookalike.errors import LookalikeError
+from lookalike.training.pml import load_pml
 
 Mining = Literal["all", "hard"]
 Reduction = Literal["sum", "mean"]
@@ -174,6 +175,7 @@ EUCLIDEAN_MARGIN = 0.1
 
 
 def _pml(name: str, dim: int, classes: int) -> LossBundle:
+    load_pml()
     from pytorch_metric_learning import distances, losses, miners
 
     lp = distances.LpDistance(normalize_embeddings=False)  # plain Euclidean, the scale kept
