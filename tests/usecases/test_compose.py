@@ -5,6 +5,7 @@ leave-out rule (the target person's photos never reach the attribute model or pr
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,7 @@ from typer.testing import CliRunner
 from lookalike.cli import app
 from lookalike.errors import LookalikeError
 from lookalike.evaluation.protocols.compose import ComposeData, held_out_fold, source_rule
+from lookalike.gallery.labels import LabelledSet
 from lookalike.training.attributes import unit
 from lookalike.usecases.compose import (
     arithmetic,
@@ -186,3 +188,19 @@ def test_fitted_kind_is_kept_and_reloaded(yale: Path, monkeypatch: pytest.Monkey
     assert again.protos.keys() == first.protos.keys()
     feats = uc.ComposeSpace(labels).features[:3]
     assert np.allclose(again.model.embed(feats), first.model.embed(feats), atol=1e-6)
+
+
+def test_without_pytorch_a_typed_error_before_any_photo_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`make run` installs no PyTorch: composing answers MissingDependencyError naming the extra, at once."""
+    from lookalike.errors import MissingDependencyError
+    from lookalike.usecases.compose import ComposeSpace
+
+    class Untouchable:
+        spec = None
+
+        def __getattr__(self, name: str) -> None:
+            raise AssertionError(f"the pipeline was used ({name}) before the dependency check")
+
+    monkeypatch.setitem(sys.modules, "torch", None)  # import torch → ImportError
+    with pytest.raises(MissingDependencyError, match=r"lookalike\[train\]"):
+        ComposeSpace(LabelledSet(photos=[], root=Path(".")), pipeline=Untouchable())  # type: ignore[arg-type]

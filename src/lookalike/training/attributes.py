@@ -108,18 +108,24 @@ class AttributeModel:
         return unit(y.numpy())
 
 
-def fit_attribute_model(features: np.ndarray, values: Sequence[str], config: AttributeConfig | None = None
-                        ) -> AttributeModel:
-    """Fit the attribute embedding on feature rows labelled with attribute values (≥ 2 values, each ≥ 2 photos)."""
+def require_training_stack() -> None:
+    """PyTorch and pytorch-metric-learning, or a typed error naming the extra that installs them."""
     try:
-        import torch
+        import torch  # noqa: F401
 
         from lookalike.training.pml import load_pml
 
         load_pml()
-        from pytorch_metric_learning import losses, miners
     except ImportError as e:
         raise MissingDependencyError(e.name or "pytorch-metric-learning", "train", "composed queries") from None
+
+
+def fit_attribute_model(features: np.ndarray, values: Sequence[str], config: AttributeConfig | None = None
+                        ) -> AttributeModel:
+    """Fit the attribute embedding on feature rows labelled with attribute values (≥ 2 values, each ≥ 2 photos)."""
+    require_training_stack()
+    import torch
+    from pytorch_metric_learning import losses, miners
 
     from lookalike.faces.models.trained.nets import MlpHead
     from lookalike.training.loop import TrainConfig, train

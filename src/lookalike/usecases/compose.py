@@ -33,6 +33,7 @@ from lookalike.training.attributes import (
     AttributeModel,
     attribute_features,
     fit_attribute_model,
+    require_training_stack,
     unit,
 )
 
@@ -177,6 +178,7 @@ class ComposeSpace:
                  rule: str = "median", fit: Fit = fit_attribute_model, pipeline: FacePipeline | None = None) -> None:
         if rule not in RULES:
             raise LookalikeError(f"unknown prototype rule {rule!r}; choose one of {list(RULES)}")
+        require_training_stack()  # before any photo is read: the features and the fit both need PyTorch
         self.labels, self.rule, self.fit = labels, rule, fit
         self.pipeline = pipeline or FacePipeline(spec or default_spec())
         self.spec = self.pipeline.spec
