@@ -3,7 +3,7 @@
 // request's answer is shown; an error clears the previous photo's result.
 import {
   $, Latest, annotatedBlob, clearError, download, downloadJSON, drawPhoto, dropZone, faceCrop, loadPhoto,
-  pretty, request, setBusy, showError, similarityView, sizeProblem, stem,
+  photoLink, pretty, request, setBusy, showError, similarityView, sizeProblem, stem,
 } from "./common.js";
 
 const main = $("main");
@@ -149,19 +149,8 @@ function byPerson(neighbours) {
 }
 
 function thumb(n, cls) {
-  const a = document.createElement("a");
-  a.href = n.image_url;
-  a.target = "_blank";
-  a.rel = "noopener";
-  a.className = cls;
-  a.title = "open the whole photo (" + n.image + ")";
-  const img = document.createElement("img");
-  img.src = n.thumbnail_url;
-  img.alt = pretty(n.person) + ", gallery photo " + n.image;
-  img.loading = "lazy";
-  img.width = 150; img.height = 150;
-  a.appendChild(img);
-  return a;
+  return photoLink(n, pretty(n.person) + ", gallery photo " + n.image, 150,
+                   { className: cls, title: "open the whole photo (" + n.image + ")", lazy: true });
 }
 
 function renderGrid(face) {

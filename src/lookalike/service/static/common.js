@@ -261,6 +261,23 @@ export function dropZone(zone, input, onFile) {
 }
 
 /** A file's base name without extension, for download names. */
+/** A link to a gallery face's whole photo (new tab) around its aligned thumbnail. */
+export function photoLink(face, alt, size, { className = "", title = "", lazy = false } = {}) {
+  const a = document.createElement("a");
+  a.href = face.image_url;
+  a.target = "_blank";
+  a.rel = "noopener";
+  if (className) a.className = className;
+  if (title) a.title = title;
+  const img = document.createElement("img");
+  img.src = face.thumbnail_url;
+  img.alt = alt;
+  if (lazy) img.loading = "lazy";
+  img.width = size; img.height = size;
+  a.appendChild(img);
+  return a;
+}
+
 export function stem(file) { return ((file && file.name) || "photo").replace(/\.[^.]*$/, "") || "photo"; }
 
 export function showError(errorEl, statusEl, message) {

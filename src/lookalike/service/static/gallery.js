@@ -1,6 +1,6 @@
 // Gallery: people with a thumbnail each, searched by name; a person's faces (remove one); enrol photos
 // for a person. Writes send the API token (kept for this tab only) as the REST API requires.
-import { $, Latest, clearError, pretty, request, setBusy, showError } from "./common.js";
+import { $, Latest, clearError, photoLink, pretty, request, setBusy, showError } from "./common.js";
 
 const PAGE = 48;
 const statusEl = $("status"), errorEl = $("error");
@@ -85,15 +85,7 @@ async function openPerson(name) {
   for (const f of res.data.faces) {
     const li = document.createElement("li");
     li.dataset.faceId = String(f.face_id);
-    const a = document.createElement("a");
-    a.href = f.image_url;
-    a.target = "_blank";
-    a.rel = "noopener";
-    const img = document.createElement("img");
-    img.src = f.thumbnail_url;
-    img.alt = pretty(name) + ", face " + f.face_id + " from " + f.image;
-    img.width = 120; img.height = 120;
-    a.appendChild(img);
+    const a = photoLink(f, pretty(name) + ", face " + f.face_id + " from " + f.image, 120);
     const rm = document.createElement("button");
     rm.type = "button";
     rm.className = "secondary remove";

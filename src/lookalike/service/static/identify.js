@@ -2,7 +2,7 @@
 // (or "unknown"), their similarity in plain words and the nearest gallery faces that voted.
 import {
   $, Latest, annotatedBlob, clearError, download, downloadJSON, drawPhoto, dropZone, faceCrop, loadPhoto,
-  pretty, request, setBusy, showError, similarityView, sizeProblem, stem,
+  photoLink, pretty, request, setBusy, showError, similarityView, sizeProblem, stem,
 } from "./common.js";
 
 const main = $("main");
@@ -84,15 +84,7 @@ function render() {
     near.setAttribute("aria-label", "nearest gallery faces");
     for (const n of f.neighbours.slice(0, 5)) {
       const item = document.createElement("li");
-      const link = document.createElement("a");
-      link.href = n.image_url;
-      link.target = "_blank";
-      link.rel = "noopener";
-      const img = document.createElement("img");
-      img.src = n.thumbnail_url;
-      img.alt = pretty(n.person) + ", " + Math.floor(n.similarity) + " %";
-      img.width = 64; img.height = 64;
-      link.appendChild(img);
+      const link = photoLink(n, pretty(n.person) + ", " + Math.floor(n.similarity) + " %", 64);
       const cap = document.createElement("span");
       cap.textContent = pretty(n.person) + " · " + n.distance.toFixed(3);
       item.append(link, cap);
