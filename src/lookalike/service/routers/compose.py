@@ -58,8 +58,8 @@ def compose_root() -> FsPath:
     folder (:func:`lookalike.settings.datasets_dir`) when there is one.
     """
     env = os.environ.get("LOOKALIKE_COMPOSE_ROOT")
-    if env is None and datasets_dir().is_dir():
-        return datasets_dir().resolve()
+    if env is None and (data := datasets_dir()).is_dir():
+        return data.resolve()
     if not env:
         raise NotFoundError("composed queries are off on this server: start it with LOOKALIKE_COMPOSE_ROOT set to "
                             "the folder whose labelled photo folders may be queried")
